@@ -1,0 +1,1 @@
+"""Evaluation: WER/CER/WAR/CAR with named normalisation presets, reports and plots."""

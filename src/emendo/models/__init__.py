@@ -1,0 +1,1 @@
+"""Training, ONNX export and parity checks for the correctors. See issue 4."""

@@ -1,0 +1,1 @@
+"""Kafka streaming service: Faust app, agents, dead letters, local broker."""

@@ -1,0 +1,1 @@
+"""Training-pair generation (TTS->ASR, handwriting->HTR, error simulator). See issue 3."""
