@@ -36,6 +36,7 @@ MAX_ID_CHARS = 256
 MAX_NBEST = 100
 
 Source = Literal["asr", "htr"]
+EditOp = Literal["replace", "insert", "delete"]
 SOURCES: tuple[Source, ...] = ("asr", "htr")
 
 _HYPOTHESIS_FIELDS = frozenset(
@@ -117,7 +118,7 @@ class Hypothesis:
 class Edit:
     """One word-level change: input words ``[start, end)`` became ``after``."""
 
-    op: Literal["replace", "insert", "delete"]
+    op: EditOp
     start: int
     end: int
     before: str

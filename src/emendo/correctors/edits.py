@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from difflib import SequenceMatcher
 
-from emendo.records import Edit
+from emendo.records import Edit, EditOp
 
 
 def word_edits(before: str, after: str) -> tuple[Edit, ...]:
@@ -19,7 +19,7 @@ def word_edits(before: str, after: str) -> tuple[Edit, ...]:
     for tag, i1, i2, j1, j2 in SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
         if tag == "equal":
             continue
-        op = "replace" if tag == "replace" else ("delete" if tag == "delete" else "insert")
+        op: EditOp = "replace" if tag == "replace" else ("delete" if tag == "delete" else "insert")
         edits.append(Edit(op, i1, i2, " ".join(a[i1:i2]), " ".join(b[j1:j2])))
     if not edits:  # only whitespace changed
         edits.append(Edit("replace", 0, len(a), before, after))

@@ -1,0 +1,182 @@
+"""The ``emendo`` console script. ``emendo COMMAND --help`` documents each command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from emendo.errors import EmendoError
+from emendo.settings import Settings, settings_table
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except EmendoError as exc:
+        print(f"emendo: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="emendo", description=__doc__)
+    sub = p.add_subparsers(title="commands", metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="local broker + worker + bundled sample: before/after table")
+    demo.add_argument("--sample", type=Path, help="JSONL records with 'reference' fields (default: bundled)")
+    demo.add_argument("--correctors", help="override EMENDO_CORRECTORS")
+    demo.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for all corrections")
+    demo.set_defaults(func=_cmd_demo)
+
+    serve = sub.add_parser("serve", help="run a correction worker (settings from EMENDO_* variables)")
+    serve.set_defaults(func=_cmd_serve)
+
+    corr = sub.add_parser("correct", help="correct a JSONL or plain-text file (resumable)")
+    corr.add_argument("input", type=Path, help="JSONL records or text, one hypothesis per line")
+    corr.add_argument("-o", "--output", type=Path, required=True, help="JSONL corrections")
+    corr.add_argument("--format", choices=["auto", "jsonl", "text"], default="auto",
+                      help="input format (auto: by extension .jsonl/.json/.ndjson)")
+    corr.add_argument("--source", choices=["asr", "htr"], default="asr", help="source of plain-text lines")
+    corr.add_argument("--rejects", type=Path, help="rejected lines report (default: OUTPUT.rejects.jsonl)")
+    corr.add_argument("--correctors", help="override EMENDO_CORRECTORS, e.g. 'rescorer'")
+    corr.add_argument("--batch-size", type=int, help="override EMENDO_BATCH_SIZE")
+    corr.add_argument("--no-resume", action="store_true", help="start over instead of resuming")
+    corr.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    corr.set_defaults(func=_cmd_correct)
+
+    ev = sub.add_parser("eval", help="WER/CER/WAR/CAR before vs after correction")
+    from emendo.eval import command as eval_command
+
+    eval_command.add_arguments(ev)
+    ev.set_defaults(func=eval_command.run)
+
+    kafka = sub.add_parser("kafka", help="local single-node Apache Kafka (KRaft) for demo and tests")
+    kafka.add_argument("action", choices=["start", "stop", "status", "install"])
+    kafka.add_argument("--port", type=int, default=9092)
+    kafka.add_argument("--controller-port", type=int, default=9093)
+    kafka.add_argument("--data-dir", type=Path, help="default: EMENDO_DATA_DIR/kafka")
+    kafka.set_defaults(func=_cmd_kafka)
+
+    prod = sub.add_parser("produce", help="send a JSONL/text file to a topic")
+    prod.add_argument("topic")
+    prod.add_argument("file", type=Path)
+    prod.add_argument("--format", choices=["auto", "jsonl", "text"], default="auto")
+    prod.add_argument("--source", choices=["asr", "htr"], default="asr", help="source of plain-text lines")
+    prod.set_defaults(func=_cmd_produce)
+
+    cons = sub.add_parser("consume", help="print messages of a topic as JSON lines")
+    cons.add_argument("topic", nargs="+")
+    cons.add_argument("-n", type=int, help="stop after N messages (default: all until idle)")
+    cons.add_argument("--timeout", type=float, default=10.0, help="stop after this many idle seconds")
+    cons.add_argument("--group", help="consumer group (commits offsets); default: none")
+    cons.add_argument("-o", "--output", type=Path, help="write values here instead of stdout")
+    cons.set_defaults(func=_cmd_consume)
+
+    st = sub.add_parser("settings", help="print the EMENDO_* settings table and current values")
+    st.set_defaults(func=_cmd_settings)
+    return p
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, object] = {}
+    if getattr(args, "correctors", None):
+        overrides["correctors"] = args.correctors
+    if getattr(args, "batch_size", None):
+        overrides["batch_size"] = args.batch_size
+    return Settings.from_env(**overrides)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from emendo.streams.worker import serve
+
+    sys.argv = [sys.argv[0], "worker"]  # Faust's worker reads its own argv
+    serve(_settings(args))
+    return 0
+
+
+def _cmd_correct(args: argparse.Namespace) -> int:
+    from emendo.batch import correct_file
+    from emendo.correctors.registry import build_pipeline
+
+    settings = _settings(args)
+    report = correct_file(
+        args.input, args.output, build_pipeline(settings), batch_size=settings.batch_size,
+        fmt=args.format, source=args.source, rejects=args.rejects, resume=not args.no_resume,
+        max_chars=settings.max_text_chars, progress=not args.quiet)
+    print(json.dumps(report.to_dict()), file=sys.stderr)
+    if report.read == 0 and report.resumed == 0:
+        print("emendo: error: no record could be read from the input", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_kafka(args: argparse.Namespace) -> int:
+    from emendo.streams.broker import LocalKafka, install
+
+    if args.action == "install":
+        print(install(quiet=False))
+        return 0
+    data_dir = args.data_dir or Settings.from_env().data_path / "kafka"
+    broker = LocalKafka(data_dir=data_dir, port=args.port, controller_port=args.controller_port)
+    if args.action == "start":
+        broker.start()
+    elif args.action == "stop":
+        broker.stop()
+    print(json.dumps(broker.status(), default=str))
+    return 0
+
+
+def _cmd_produce(args: argparse.Namespace) -> int:
+    from emendo.streams.client import file_messages, produce, run
+
+    if not args.file.is_file():
+        raise EmendoError(f"file not found: {args.file}")
+    settings = Settings.from_env()
+    messages = file_messages(args.file, args.format, args.source)
+    n = run(produce(settings.bootstrap_servers, args.topic, messages))
+    print(f"produced {n} records to {args.topic}", file=sys.stderr)
+    return 0
+
+
+def _cmd_consume(args: argparse.Namespace) -> int:
+    from emendo.streams.client import consume, run
+
+    settings = Settings.from_env()
+    messages = run(consume(settings.bootstrap_servers, args.topic, args.n, timeout=args.timeout,
+                           group=args.group))
+    out = args.output.open("w", encoding="utf-8") if args.output else sys.stdout
+    try:
+        for m in messages:
+            out.write((m.value or b"").decode("utf-8", "replace") + "\n")
+    finally:
+        if args.output:
+            out.close()
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from emendo.demo import run_demo
+
+    return run_demo(sample=args.sample, correctors=args.correctors, timeout=args.timeout)
+
+
+def _cmd_settings(args: argparse.Namespace) -> int:
+    print(settings_table())
+    print()
+    current = Settings.from_env()
+    for field in current.__dataclass_fields__:
+        print(f"{field} = {getattr(current, field)!r}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""Service settings, read from ``EMENDO_*`` environment variables.
+
+Every setting has a default that works on one machine with the local broker
+(``emendo kafka start``). :data:`SETTINGS_DOC` is the single source of the table in the
+README (``emendo settings`` prints it).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from emendo.errors import ConfigError
+
+# name -> (environment variable, description)
+SETTINGS_DOC: dict[str, tuple[str, str]] = {
+    "broker": ("EMENDO_BROKER", "Kafka bootstrap servers, `host:port[,host:port]`"),
+    "app_id": ("EMENDO_APP_ID", "Faust app id = Kafka consumer group of the workers"),
+    "asr_in": ("EMENDO_TOPIC_ASR_IN", "input topic for ASR hypotheses"),
+    "htr_in": ("EMENDO_TOPIC_HTR_IN", "input topic for HTR/OCR hypotheses"),
+    "asr_out": ("EMENDO_TOPIC_ASR_OUT", "output topic for ASR corrections"),
+    "htr_out": ("EMENDO_TOPIC_HTR_OUT", "output topic for HTR/OCR corrections"),
+    "deadletter": ("EMENDO_TOPIC_DEADLETTER", "dead letters: original bytes, reason, error class, offset"),
+    "partitions": ("EMENDO_PARTITIONS", "partitions of the topics the worker declares"),
+    "batch_size": ("EMENDO_BATCH_SIZE", "records per corrector call (`stream.take(n, ...)`)"),
+    "batch_within": ("EMENDO_BATCH_WITHIN", "seconds to wait for a batch to fill"),
+    "correctors": ("EMENDO_CORRECTORS", "comma-separated pipeline: `identity`, `rescorer`"),
+    "lm_path": ("EMENDO_LM_PATH", "KenLM model for the rescorer (empty: the bundled English LM)"),
+    "max_text_chars": ("EMENDO_MAX_TEXT_CHARS", "longer texts are dead-lettered"),
+    "web_host": ("EMENDO_WEB_HOST", "bind address of the health (`/`) and metrics (`/metrics`) endpoint"),
+    "web_port": ("EMENDO_WEB_PORT", "port of the health and metrics endpoint"),
+    "data_dir": ("EMENDO_DATA_DIR", "worker state and the local broker's data"),
+    "log_level": ("EMENDO_LOG_LEVEL", "worker log level"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The service's configuration. Build it with :meth:`from_env`."""
+
+    broker: str = "127.0.0.1:9092"
+    app_id: str = "emendo"
+    asr_in: str = "emendo.asr.hypotheses"
+    htr_in: str = "emendo.htr.hypotheses"
+    asr_out: str = "emendo.asr.corrections"
+    htr_out: str = "emendo.htr.corrections"
+    deadletter: str = "emendo.deadletter"
+    partitions: int = 4
+    batch_size: int = 32
+    batch_within: float = 0.05
+    correctors: str = "rescorer"
+    lm_path: str = ""
+    max_text_chars: int = 20_000
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    data_dir: str = ".emendo"
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        for name in ("partitions", "batch_size", "max_text_chars"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{SETTINGS_DOC[name][0]} must be >= 1, got {getattr(self, name)}")
+        if not 0 < self.batch_within <= 60:
+            raise ConfigError(f"EMENDO_BATCH_WITHIN must be in (0, 60] seconds, got {self.batch_within}")
+        if not 0 <= self.web_port < 65536:
+            raise ConfigError(f"EMENDO_WEB_PORT must be a TCP port, got {self.web_port}")
+        if not self.corrector_names:
+            raise ConfigError("EMENDO_CORRECTORS names no corrector")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Read ``EMENDO_*`` variables (``os.environ`` by default); keyword overrides win."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            var = SETTINGS_DOC[f.name][0]
+            if var in env:
+                values[f.name] = _convert(var, env[var], type(getattr(cls(), f.name)))
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """The broker list without a ``kafka://`` prefix (for aiokafka)."""
+        return ",".join(s.strip().removeprefix("kafka://") for s in self.broker.split(","))
+
+    @property
+    def faust_broker(self) -> str:
+        """The broker list in Faust's URL form."""
+        return ";".join(f"kafka://{s}" for s in self.bootstrap_servers.split(","))
+
+    @property
+    def corrector_names(self) -> tuple[str, ...]:
+        return tuple(n.strip() for n in self.correctors.split(",") if n.strip())
+
+    @property
+    def output_topic(self) -> dict[str, str]:
+        """Output topic by record source."""
+        return {"asr": self.asr_out, "htr": self.htr_out}
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+
+def _convert(var: str, raw: str, kind: type) -> object:
+    try:
+        if kind is int:
+            return int(raw)
+        if kind is float:
+            return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{var}={raw!r} is not a valid {kind.__name__}") from exc
+    return raw
+
+
+def settings_table() -> str:
+    """The Markdown table of settings, defaults and meanings."""
+    defaults = Settings()
+    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for name, (var, doc) in SETTINGS_DOC.items():
+        rows.append(f"| `{var}` | `{getattr(defaults, name)}` | {doc} |")
+    return "\n".join(rows)

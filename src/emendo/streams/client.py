@@ -1,0 +1,111 @@
+"""Produce and consume emendo records with aiokafka (``emendo produce`` / ``emendo consume``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Coroutine, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from emendo.errors import EmendoError
+from emendo.records import Source
+from emendo.streams.app import MAX_MESSAGE_BYTES
+
+Format = Literal["auto", "jsonl", "text"]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A consumed message."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int
+
+
+def file_messages(
+    path: Path, fmt: Format = "auto", source: Source = "asr"
+) -> Iterator[tuple[bytes | None, bytes]]:
+    """(key, value) pairs for a file: JSONL lines are sent as they are (keyed by their
+    ``id`` when it can be read); plain text lines become ``{"id", "text", "source"}`` records."""
+    if fmt == "auto":
+        fmt = "jsonl" if path.suffix in (".jsonl", ".json", ".ndjson") else "text"
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            line = raw.rstrip(b"\r\n")
+            if not line.strip():
+                continue
+            if fmt == "text":
+                text = line.decode("utf-8", "replace")
+                rid = f"{path.stem}-{lineno}"
+                yield rid.encode(), json.dumps({"id": rid, "text": text, "source": source}).encode()
+            else:
+                yield _id_key(line), line
+
+
+def _id_key(value: bytes) -> bytes | None:
+    try:
+        rid = json.loads(value).get("id")
+    except (ValueError, AttributeError):
+        return None
+    return rid.encode() if isinstance(rid, str) and rid else None
+
+
+async def produce(bootstrap: str, topic: str, messages: Iterable[tuple[bytes | None, bytes]]) -> int:
+    """Send messages (idempotent producer, acks=all) and wait for every acknowledgement."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all",
+                                max_request_size=MAX_MESSAGE_BYTES, linger_ms=5)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value=value, key=key) for key, value in messages]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return len(futures)
+
+
+async def consume(
+    bootstrap: str, topics: Sequence[str], n: int | None, *, timeout: float = 30.0,
+    group: str | None = None, from_beginning: bool = True,
+) -> list[Message]:
+    """Read up to ``n`` messages (all available if ``n`` is None), giving up after ``timeout``
+    seconds without a new message. Without ``group`` nothing is committed."""
+    consumer = AIOKafkaConsumer(
+        *topics, bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=group is not None,
+        auto_offset_reset="earliest" if from_beginning else "latest",
+        fetch_max_bytes=MAX_MESSAGE_BYTES * 2, max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
+    )
+    await consumer.start()
+    out: list[Message] = []
+    try:
+        deadline = time.monotonic() + timeout
+        while (n is None or len(out) < n) and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500, max_records=None if n is None else n - len(out))
+            for records in batch.values():
+                out.extend(Message(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp)
+                           for r in records)
+                deadline = time.monotonic() + timeout
+    finally:
+        await consumer.stop()
+    return out
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` with the broker errors turned into EmendoError."""
+    try:
+        return asyncio.run(coro)
+    except OSError as exc:
+        raise EmendoError(f"cannot reach the Kafka broker: {exc}") from exc
+    except Exception as exc:
+        if type(exc).__module__.startswith("aiokafka"):
+            raise EmendoError(f"Kafka error: {exc!r}") from exc
+        raise
