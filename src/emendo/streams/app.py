@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -29,6 +29,46 @@ from emendo.streams.metrics import AgentMetrics
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+SendFn = Callable[[str, bytes, bytes], Awaitable[Awaitable[Any]]]
+
+
+class CorrectionAgent:
+    """The body of a correction agent: one batch of Faust events in, outputs published.
+
+    ``send(topic, key, value)`` publishes one message and returns an awaitable that
+    completes when the broker has acknowledged it.
+    """
+
+    def __init__(self, handler: BatchHandler, metrics: AgentMetrics, send: SendFn) -> None:
+        self.handler = handler
+        self.metrics = metrics
+        self.send = send
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emendo-correct")
+
+    async def process(self, events: Sequence[Any]) -> list[OutMessage]:
+        topic = events[0].message.topic
+        t0 = time.perf_counter()
+        batch = [
+            InMessage(e.message.topic, e.message.partition, e.message.offset, e.message.key, e.message.value)
+            for e in events
+        ]
+        self.metrics.records_in.labels(topic).inc(len(batch))
+        loop = asyncio.get_running_loop()
+        results = await loop.run_in_executor(self.executor, self.handler.handle, batch)
+        pending = [await self.send(m.topic, m.key, m.value) for m in results]
+        await asyncio.gather(*pending)  # the broker has every output before the batch is acked
+        for m in results:
+            if m.dead_letter is not None:
+                self.metrics.dead_lettered.labels(topic, m.dead_letter.error).inc()
+                log.warning("dead-lettered %s:%d@%d: %s", m.dead_letter.topic, m.dead_letter.partition,
+                            m.dead_letter.offset, m.dead_letter.reason)
+            else:
+                self.metrics.records_out.labels(m.topic).inc()
+                if m.changed:
+                    self.metrics.records_changed.labels(m.topic).inc()
+        self.metrics.batch_seconds.labels(topic).observe(time.perf_counter() - t0)
+        self.metrics.batch_size.labels(topic).observe(len(batch))
+        return results
 
 
 def create_app(
@@ -55,48 +95,27 @@ def create_app(
         broker_commit_interval=1.0,
         stream_wait_empty=True,
     )
-    handler = BatchHandler(settings, corrector)
-    metrics = AgentMetrics(registry)
-    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emendo-correct")
     outputs = {
         name: app.topic(name, key_type=bytes, value_type=bytes)
         for name in (settings.asr_out, settings.htr_out, settings.deadletter)
     }
 
-    async def process(events: list[Any]) -> None:
-        topic = events[0].message.topic
-        t0 = time.perf_counter()
-        batch = [
-            InMessage(e.message.topic, e.message.partition, e.message.offset, e.message.key, e.message.value)
-            for e in events
-        ]
-        metrics.records_in.labels(topic).inc(len(batch))
-        loop = asyncio.get_running_loop()
-        results: list[OutMessage] = await loop.run_in_executor(executor, handler.handle, batch)
-        pending = [await outputs[m.topic].send(key=m.key, value=m.value) for m in results]
-        await asyncio.gather(*pending)  # the broker has every output before the batch is acked
-        for m in results:
-            if m.dead_letter is not None:
-                metrics.dead_lettered.labels(topic, m.dead_letter.error).inc()
-                log.warning("dead-lettered %s:%d@%d: %s", m.dead_letter.topic, m.dead_letter.partition,
-                            m.dead_letter.offset, m.dead_letter.reason)
-            else:
-                metrics.records_out.labels(m.topic).inc()
-                if m.changed:
-                    metrics.records_changed.labels(m.topic).inc()
-        metrics.batch_seconds.labels(topic).observe(time.perf_counter() - t0)
-        metrics.batch_size.labels(topic).observe(len(batch))
+    async def send(topic: str, key: bytes, value: bytes) -> Awaitable[Any]:
+        return await outputs[topic].send(key=key, value=value)
+
+    handler = BatchHandler(settings, corrector)
+    agent = CorrectionAgent(handler, AgentMetrics(registry), send)
 
     async def correct_stream(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         batches = stream.take_events(  # type: ignore[attr-defined]
             settings.batch_size, within=settings.batch_within)
         async for events in batches:
-            await process(list(events))
+            await agent.process(list(events))
             yield None
 
     for name in (settings.asr_in, settings.htr_in):
-        agent_name = f"emendo.correct.{name}"
-        app.agent(app.topic(name, key_type=bytes, value_type=bytes), name=agent_name)(correct_stream)
+        app.agent(app.topic(name, key_type=bytes, value_type=bytes), name=f"emendo.correct.{name}")(
+            correct_stream)
 
     @app.page("/health/")
     async def health(view: Any, request: Any) -> Any:

@@ -1,0 +1,32 @@
+import pytest
+
+from emendo.errors import ConfigError
+from emendo.settings import SETTINGS_DOC, Settings, settings_table
+
+
+def test_defaults_and_env():
+    s = Settings.from_env({"EMENDO_BROKER": "kafka://h1:1,h2:2", "EMENDO_BATCH_SIZE": "8",
+                           "EMENDO_BATCH_WITHIN": "0.2", "EMENDO_CORRECTORS": "identity, rescorer"})
+    assert s.bootstrap_servers == "h1:1,h2:2"
+    assert s.faust_broker == "kafka://h1:1;kafka://h2:2"
+    assert (s.batch_size, s.batch_within) == (8, 0.2)
+    assert s.corrector_names == ("identity", "rescorer")
+    assert s.output_topic == {"asr": "emendo.asr.corrections", "htr": "emendo.htr.corrections"}
+
+
+@pytest.mark.parametrize(("var", "value", "words"), [
+    ("EMENDO_BATCH_SIZE", "x", "not a valid int"),
+    ("EMENDO_BATCH_SIZE", "0", ">= 1"),
+    ("EMENDO_BATCH_WITHIN", "-1", "BATCH_WITHIN"),
+    ("EMENDO_CORRECTORS", " , ", "names no corrector"),
+])
+def test_bad_values(var, value, words):
+    with pytest.raises(ConfigError, match=words):
+        Settings.from_env({var: value})
+
+
+def test_table_documents_every_setting():
+    table = settings_table()
+    assert set(SETTINGS_DOC) == set(Settings.__dataclass_fields__)
+    for var, _ in SETTINGS_DOC.values():
+        assert f"`{var}`" in table
