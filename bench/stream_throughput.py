@@ -146,9 +146,9 @@ def latency(bootstrap: str, correctors: str, rate: float, seconds: float, tmp: P
     finally:
         worker.stop()
     ms = np.array(lat) * 1000
-    return {"offered_rate": rate, "seconds": seconds, "received": len(lat),
-            "sent": int(rate * seconds), "p50_ms": round(float(np.percentile(ms, 50)), 1), "p90_ms": round(float(np.percentile(ms, 90)), 1),
-            "p99_ms": round(float(np.percentile(ms, 99)), 1), "max_ms": round(float(ms.max()), 1)}
+    pct = {f"p{q}_ms": round(float(np.percentile(ms, q)), 1) for q in (50, 90, 99)}
+    return {"offered_rate": rate, "seconds": seconds, "received": len(lat), "sent": int(rate * seconds),
+            **pct, "max_ms": round(float(ms.max()), 1)}
 
 
 def main() -> None:
