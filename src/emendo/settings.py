@@ -70,7 +70,7 @@ class Settings:
             raise ConfigError("EMENDO_CORRECTORS names no corrector")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None, /, **overrides: object) -> Settings:
         """Read ``EMENDO_*`` variables (``os.environ`` by default); keyword overrides win."""
         env = os.environ if env is None else env
         values: dict[str, object] = {}

@@ -95,7 +95,8 @@ class Worker:
         return self.proc.returncode
 
     def log_tail(self, n: int = 3000) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")[-n:]
 
 

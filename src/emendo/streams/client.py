@@ -99,6 +99,33 @@ async def consume(
     return out
 
 
+async def ensure_topics(bootstrap: str, names: Sequence[str], partitions: int, timeout: float = 30.0) -> None:
+    """Create the topics that do not exist yet (replication factor 1) and wait until every
+    partition has a leader. Existing topics are left as they are."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        await admin.start()
+        if missing := [n for n in names if n not in set(await admin.list_topics())]:
+            resp = await admin.create_topics([NewTopic(n, partitions, 1) for n in missing],
+                                             timeout_ms=int(timeout * 1000))
+            for topic, code, *message in resp.topic_errors:
+                if code not in (0, 36):  # 36: TOPIC_ALREADY_EXISTS (a concurrent create)
+                    raise EmendoError(f"creating topic {topic!r} failed: error {code} {message}")
+        deadline = time.monotonic() + timeout
+        while names:
+            described = await admin.describe_topics(list(names))
+            if all(t["error_code"] == 0 and t["partitions"]
+                   and all(p["leader"] >= 0 for p in t["partitions"]) for t in described):
+                return
+            if time.monotonic() > deadline:
+                raise EmendoError(f"topics {list(names)} have no partition leaders after {timeout}s")
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
+
+
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """``asyncio.run`` with the broker errors turned into EmendoError."""
     try:

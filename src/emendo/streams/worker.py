@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import faust
 
 from emendo.correctors.registry import build_pipeline
 from emendo.settings import Settings
 from emendo.streams.app import create_app
+from emendo.streams.client import ensure_topics, run
 
 
 def serve(settings: Settings) -> None:
     """Start a Faust worker that corrects the input topics; returns on shutdown.
 
+    Missing topics are created first (``settings.partitions`` partitions each): Faust
+    silently ignores an agent's source topic that does not exist when it subscribes.
+
     Faust's worker installs SIGTERM/SIGINT handlers: the current batch is abandoned
     unacknowledged (so it is re-delivered), offsets of finished batches are committed,
     and the consumer leaves its group so partitions move to the remaining workers.
     """
+    topics = [settings.asr_in, settings.htr_in, settings.asr_out, settings.htr_out, settings.deadletter]
+    run(ensure_topics(settings.bootstrap_servers, topics, settings.partitions))
     pipeline = build_pipeline(settings)
     app = create_app(settings, pipeline)
-    settings.data_path.mkdir(parents=True, exist_ok=True)
+    Path(app.conf.datadir).mkdir(parents=True, exist_ok=True)
     worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True)
     logging.getLogger("emendo").setLevel(settings.log_level.upper())
     worker.execute_from_commandline()
