@@ -175,3 +175,13 @@ def test_missing_tools_name_what_to_install(monkeypatch: pytest.MonkeyPatch, tmp
             broker.java_executable()
     finally:
         broker.java_executable.cache_clear()
+
+
+@pytest.mark.kafka
+def test_bad_config_fails_with_the_log_tail(tmp_path: Path) -> None:
+    kafka = LocalKafka(tmp_path, port=free_port(), controller_port=free_port(),
+                       config={"num.partitions": "many"})
+    with pytest.raises(BrokerError, match=r"num\.partitions") as info:
+        kafka.start(timeout=60)
+    print(info.value)
+    assert kafka.status()["running"] is False and not kafka.pid_file.exists()

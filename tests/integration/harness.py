@@ -18,7 +18,7 @@ from typing import Any
 
 from emendo.settings import Settings
 from emendo.streams.broker import free_port
-from emendo.streams.client import Message, consume, produce
+from emendo.streams.client import Message, consume, ensure_topics, produce
 
 
 @dataclass
@@ -40,6 +40,11 @@ class Topics:
     @property
     def settings(self) -> Settings:
         return Settings.from_env(self.env())
+
+    def create(self) -> None:
+        s = self.settings
+        names = [s.asr_in, s.htr_in, s.asr_out, s.htr_out, s.deadletter]
+        asyncio.run(ensure_topics(self.bootstrap, names, s.partitions))
 
 
 class Worker:
@@ -65,6 +70,15 @@ class Worker:
     def metrics(self) -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
             return str(r.read().decode())
+
+    def records_out(self) -> int:
+        """Corrections this worker has published so far (from its Prometheus counters)."""
+        try:
+            text = self.metrics()
+        except OSError:
+            return 0
+        return sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines()
+                   if line.startswith("emendo_records_out_total{"))
 
     def assigned(self) -> set[str]:
         h = self.health()

@@ -44,17 +44,17 @@ def test_thousand_in_thousand_out(topics: Topics, tmp_path) -> None:
 
 def test_kill_9_mid_stream_loses_nothing(topics: Topics, tmp_path, record_property) -> None:
     s = topics.settings
-    n = 20_000
+    n = 30_000
     recs = records(n, "asr", "k")
     want = {k.decode() for k, _ in recs}
+    topics.create()
     send(topics.bootstrap, s.asr_in, recs)
     worker = Worker(topics, tmp_path, EMENDO_BATCH_SIZE="16")
-    worker.wait_assigned()
-    deadline = time.monotonic() + 60
-    done_before_kill: set[str] = set()
-    while len(done_before_kill) < 500 and time.monotonic() < deadline:
-        done_before_kill = set(key_counts(read_until(topics.bootstrap, [s.asr_out], {"-"}, timeout=1)))
+    deadline = time.monotonic() + 90
+    while worker.records_out() < 1000 and time.monotonic() < deadline:
+        time.sleep(0.02)
     worker.kill9()
+    done_before_kill = set(key_counts(read_until(topics.bootstrap, [s.asr_out], {"-"}, timeout=1)))
     assert 0 < len(done_before_kill) < n, "the kill must land mid-stream"
     restarted = Worker(topics, tmp_path, EMENDO_BATCH_SIZE="16")
     try:
