@@ -92,3 +92,4 @@ def test_correction_agent_publishes_and_counts():
     assert get("emendo_records_out_total", {"topic": S.asr_out}) == 5
     assert get("emendo_records_deadlettered_total", {"topic": S.asr_in, "error": "RecordError"}) == 1
     assert get("emendo_batch_seconds_count", {"topic": S.asr_in}) == 1
+    assert get("emendo_correction_rate", {"topic": S.asr_out}) == 0.0

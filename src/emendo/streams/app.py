@@ -63,9 +63,7 @@ class CorrectionAgent:
                 log.warning("dead-lettered %s:%d@%d: %s", m.dead_letter.topic, m.dead_letter.partition,
                             m.dead_letter.offset, m.dead_letter.reason)
             else:
-                self.metrics.records_out.labels(m.topic).inc()
-                if m.changed:
-                    self.metrics.records_changed.labels(m.topic).inc()
+                self.metrics.count_output(m.topic, m.changed)
         self.metrics.batch_seconds.labels(topic).observe(time.perf_counter() - t0)
         self.metrics.batch_size.labels(topic).observe(len(batch))
         return results
