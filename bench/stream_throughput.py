@@ -188,7 +188,6 @@ def main() -> None:
     finally:
         if broker:
             broker.stop()
-    (args.out / "stream_throughput.json").write_text(json.dumps(results, indent=2))
     lines = ["| pipeline | records/s (1 worker) | offered rate | p50 ms | p90 ms | p99 ms | max ms |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for name, r in results["runs"].items():
