@@ -26,8 +26,9 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "partitions": ("EMENDO_PARTITIONS", "partitions of the topics the worker declares"),
     "batch_size": ("EMENDO_BATCH_SIZE", "records per corrector call (`stream.take(n, ...)`)"),
     "batch_within": ("EMENDO_BATCH_WITHIN", "seconds to wait for a batch to fill"),
-    "correctors": ("EMENDO_CORRECTORS", "comma-separated pipeline: `identity`, `rescorer`"),
+    "correctors": ("EMENDO_CORRECTORS", "comma-separated pipeline: `identity`, `rescorer`, `dlm`"),
     "lm_path": ("EMENDO_LM_PATH", "KenLM model for the rescorer (empty: the bundled English LM)"),
+    "dlm_model": ("EMENDO_DLM_MODEL", "exported denoising-LM directory for the `dlm` corrector"),
     "max_text_chars": ("EMENDO_MAX_TEXT_CHARS", "longer texts are dead-lettered"),
     "web_host": ("EMENDO_WEB_HOST", "bind address of the health (`/`) and metrics (`/metrics`) endpoint"),
     "web_port": ("EMENDO_WEB_PORT", "port of the health and metrics endpoint"),
@@ -52,6 +53,7 @@ class Settings:
     batch_within: float = 0.05
     correctors: str = "rescorer"
     lm_path: str = ""
+    dlm_model: str = ""
     max_text_chars: int = 20_000
     web_host: str = "127.0.0.1"
     web_port: int = 6066

@@ -17,9 +17,21 @@ def _rescorer(settings: Settings) -> Corrector:
     return rescorer
 
 
+def _dlm(settings: Settings) -> Corrector:
+    from emendo.correctors.dlm import DecodingOptions, DenoisingLM
+
+    if not settings.dlm_model:
+        raise ConfigError("the dlm corrector needs EMENDO_DLM_MODEL (an exported model directory); "
+                          "no denoising LM is bundled yet")
+    # Conservative gates for serving: keep the input unless the model clearly prefers a small change.
+    options = DecodingOptions(min_copy_gap=2.0, max_relative_edit=0.34, nbest_agreement="support")
+    dlm: Corrector = DenoisingLM(settings.dlm_model, options=options)
+    return dlm
+
 FACTORIES: dict[str, Callable[[Settings], Corrector]] = {
     "identity": lambda _settings: IdentityCorrector(),
     "rescorer": _rescorer,
+    "dlm": _dlm,
 }
 
 

@@ -1,0 +1,188 @@
+"""Training data for the denoising LM: TrainingPair JSONL shards -> token ids -> padded batches.
+
+:func:`read_pairs` reads shards (glob patterns allowed); :class:`PairDataset` encodes
+them once (source = :func:`~emendo.models.inputs.format_input` of the noisy side, no
+``</s>``; target = clean text + ``</s>``) and drops pairs longer than the model's limits;
+:class:`BucketBatches` yields length-bucketed batches of indices, a pure function of
+(seed, step) so a resumed run sees exactly the batches it would have seen;
+:func:`collate` pads a batch dynamically to its longest row.
+
+``PairDataset`` is a map-style dataset (``__len__``/``__getitem__``) and ``BucketBatches``
+an iterable of index lists, so both also plug into ``torch.utils.data.DataLoader``
+(``batch_sampler=``, ``collate_fn=collate``); the trainer calls them directly.
+"""
+
+from __future__ import annotations
+
+import glob
+import itertools
+import json
+import random
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tokenizers import Tokenizer
+
+from emendo.errors import ConfigError, RecordError
+from emendo.models.inputs import InputOptions, format_input, normalize_space
+from emendo.models.tokenizer import EOS_ID, PAD_ID
+from emendo.records import TrainingPair
+
+__all__ = ["BucketBatches", "Example", "PairDataset", "collate", "expand_paths", "iter_pairs", "read_pairs"]
+
+LABEL_PAD = -100
+
+
+def expand_paths(patterns: Sequence[str | Path]) -> list[Path]:
+    """The files matching ``patterns`` (sorted per pattern); a pattern matching nothing is an error."""
+    out: list[Path] = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(str(pattern)))
+        if not matches:
+            raise ConfigError(f"no training file matches {pattern!r}")
+        out.extend(Path(m) for m in matches)
+    return out
+
+
+def iter_pairs(patterns: Sequence[str | Path]) -> Iterator[TrainingPair]:
+    """Stream TrainingPairs from JSONL shards in order; a malformed line raises with file and line number."""
+    for path in expand_paths(patterns):
+        with path.open(encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    yield TrainingPair.from_dict(json.loads(line))
+                except (json.JSONDecodeError, RecordError) as exc:
+                    raise ConfigError(f"{path}:{lineno}: {exc}") from exc
+
+
+def read_pairs(patterns: Sequence[str | Path], limit: int | None = None) -> list[TrainingPair]:
+    """The first ``limit`` (default: all) pairs of the shards, in order."""
+    return list(itertools.islice(iter_pairs(patterns), limit))
+
+
+def model_input(pair: TrainingPair, options: InputOptions) -> str:
+    """The formatted source text of a pair (what the model reads)."""
+    return format_input(pair.noisy, pair.nbest, pair.source, pair.lang, options)
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """One encoded pair: source ids (no ``</s>``) and target ids (ending with ``</s>``)."""
+
+    input_ids: array[int]
+    labels: array[int]
+
+
+class PairDataset:
+    """Encoded training pairs; pairs over ``max_input_tokens`` / ``max_output_tokens`` are dropped (counted).
+
+    Token ids are kept as compact ``array('H')`` rows. With ``keep_pairs`` the kept
+    :class:`TrainingPair` objects are stored too (in :attr:`pairs`; evaluation needs them).
+    """
+
+    def __init__(self, pairs: Iterable[TrainingPair], tokenizer: Tokenizer, options: InputOptions,
+                 max_input_tokens: int, max_output_tokens: int, *, keep_pairs: bool = False,
+                 chunk_size: int = 10_000) -> None:
+        if tokenizer.get_vocab_size() > 65_535:
+            raise ConfigError("PairDataset stores token ids as uint16; the vocabulary is too large")
+        self.examples: list[Example] = []
+        self.pairs: list[TrainingPair] = []
+        self.skipped = 0
+        chunk: list[TrainingPair] = []
+        for pair in pairs:
+            chunk.append(pair)
+            if len(chunk) >= chunk_size:
+                self._add(chunk, tokenizer, options, max_input_tokens, max_output_tokens, keep_pairs)
+                chunk = []
+        if chunk:
+            self._add(chunk, tokenizer, options, max_input_tokens, max_output_tokens, keep_pairs)
+
+    def _add(self, pairs: Sequence[TrainingPair], tokenizer: Tokenizer, options: InputOptions,
+             max_input_tokens: int, max_output_tokens: int, keep_pairs: bool) -> None:
+        src_enc = tokenizer.encode_batch([model_input(p, options) for p in pairs], add_special_tokens=False)
+        tgt_enc = tokenizer.encode_batch([normalize_space(p.clean) for p in pairs], add_special_tokens=False)
+        for pair, s, t in zip(pairs, src_enc, tgt_enc, strict=True):
+            if not s.ids or len(s.ids) > max_input_tokens or len(t.ids) + 1 > max_output_tokens:
+                self.skipped += 1
+                continue
+            self.examples.append(Example(array("H", s.ids), array("H", [*t.ids, EOS_ID])))
+            if keep_pairs:
+                self.pairs.append(pair)
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, index: int) -> Example:
+        return self.examples[index]
+
+    def lengths(self) -> list[int]:
+        """Bucketing key per example: the longer of source and target."""
+        return [max(len(e.input_ids), len(e.labels)) for e in self.examples]
+
+
+class BucketBatches:
+    """Length-bucketed batches: shuffle, cut into pools of ``bucket_size`` batches, sort each pool, shuffle batches.
+
+    Epoch ``e`` is a deterministic function of ``(seed, e)``; :meth:`batch_for_step` maps a
+    global step (0-based) to its batch, so resuming needs only the step.
+    """
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int, bucket_size: int = 50) -> None:
+        if not lengths:
+            raise ConfigError("no training examples (all files empty, or every pair too long)")
+        self.lengths = list(lengths)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.bucket_size = bucket_size
+        self._epoch = -1
+        self._batches: list[list[int]] = []
+        self._next_epoch = 0
+
+    def epoch(self, e: int) -> list[list[int]]:
+        """All batches of epoch ``e``, in order."""
+        if e != self._epoch:
+            rng = random.Random(f"batches:{self.seed}:{e}")
+            idx = list(range(len(self.lengths)))
+            rng.shuffle(idx)
+            pool = self.batch_size * self.bucket_size
+            batches: list[list[int]] = []
+            for lo in range(0, len(idx), pool):
+                chunk = sorted(idx[lo:lo + pool], key=lambda i: self.lengths[i])
+                batches.extend(chunk[b:b + self.batch_size] for b in range(0, len(chunk), self.batch_size))
+            rng.shuffle(batches)
+            self._epoch, self._batches = e, batches
+        return self._batches
+
+    def __len__(self) -> int:
+        """Batches per epoch."""
+        return -(-len(self.lengths) // self.batch_size)
+
+    def batch_for_step(self, step: int) -> list[int]:
+        n = len(self)
+        return self.epoch(step // n)[step % n]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        """One epoch (epoch 0 first, then 1, ... on later iterations)."""
+        e, self._next_epoch = self._next_epoch, self._next_epoch + 1
+        yield from list(self.epoch(e))
+
+
+def collate(batch: Sequence[Example]) -> dict[str, Any]:
+    """Pad to the longest row: ``input_ids``, ``attention_mask`` (pad 0) and ``labels`` (pad -100) tensors."""
+    import torch
+
+    s = max(len(e.input_ids) for e in batch)
+    t = max(len(e.labels) for e in batch)
+    ids = torch.full((len(batch), s), PAD_ID, dtype=torch.long)
+    mask = torch.zeros((len(batch), s), dtype=torch.long)
+    labels = torch.full((len(batch), t), LABEL_PAD, dtype=torch.long)
+    for r, e in enumerate(batch):
+        ids[r, :len(e.input_ids)] = torch.tensor(e.input_ids.tolist())
+        mask[r, :len(e.input_ids)] = 1
+        labels[r, :len(e.labels)] = torch.tensor(e.labels.tolist())
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}

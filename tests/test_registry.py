@@ -1,0 +1,27 @@
+from pathlib import Path
+
+import pytest
+
+from emendo.correctors.registry import build_pipeline
+from emendo.errors import ConfigError
+from emendo.records import Hypothesis
+from emendo.settings import Settings
+
+FIXTURE = Path(__file__).parent / "fixtures" / "dlm-tiny"
+
+
+def test_names_build_pipelines():
+    p = build_pipeline(Settings(correctors="identity,rescorer"))
+    assert [c.name for c in p.correctors] == ["identity", "kenlm-rescorer"]
+    with pytest.raises(ConfigError, match="unknown corrector 'nope'"):
+        build_pipeline(Settings(correctors="nope"))
+
+
+def test_dlm_needs_a_model_and_runs_in_the_pipeline():
+    with pytest.raises(ConfigError, match="EMENDO_DLM_MODEL"):
+        build_pipeline(Settings(correctors="dlm"))
+    pytest.importorskip("tokenizers")
+    pipeline = build_pipeline(Settings(correctors="rescorer,dlm", dlm_model=str(FIXTURE)))
+    (c,) = pipeline.correct([Hypothesis("x", "the cat sat on the mat")])
+    assert [s.corrector for s in c.steps] == ["kenlm-rescorer", "dlm"]
+    assert c.corrected == "the cat sat on the mat"  # clean input stays clean
