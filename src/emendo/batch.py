@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from emendo.correctors.pipeline import Pipeline
 from emendo.errors import EmendoError, RecordError
+from emendo.jsonl import cut_torn_tail
 from emendo.records import MAX_TEXT_CHARS, Correction, Hypothesis, Source, decode_hypothesis, encode
 
 InputFormat = Literal["auto", "jsonl", "text"]
@@ -147,7 +148,7 @@ def _already_done(out: Path, rejects: Path) -> tuple[set[str], set[int]]:
     for path, field in ((out, "id"), (rejects, "line")):
         if not path.exists():
             continue
-        _truncate_torn_tail(path)
+        cut_torn_tail(path)
         with path.open(encoding="utf-8") as fh:
             for raw in fh:
                 value = json.loads(raw)[field]
@@ -157,8 +158,3 @@ def _already_done(out: Path, rejects: Path) -> tuple[set[str], set[int]]:
                     lines.add(value)
     return ids, lines
 
-
-def _truncate_torn_tail(path: Path) -> None:
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        path.write_bytes(data[: data.rfind(b"\n") + 1])
