@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from emendo.errors import EmendoError
@@ -81,6 +82,14 @@ def _parser() -> argparse.ArgumentParser:
     cons.add_argument("-o", "--output", type=Path, help="write values here instead of stdout")
     cons.set_defaults(func=_cmd_consume)
 
+    for name, module, what in (
+        ("train", "emendo.models.train", "train the denoising LM (needs emendo[train]; see --help)"),
+        ("export", "emendo.models.export", "export a checkpoint to ONNX fp32/int8 with a parity check"),
+    ):
+        passthrough = sub.add_parser(name, help=what, add_help=False, prefix_chars="\0")
+        passthrough.add_argument("args", nargs=argparse.REMAINDER)
+        passthrough.set_defaults(func=_delegate(module))
+
     st = sub.add_parser("settings", help="print the EMENDO_* settings table and current values")
     st.set_defaults(func=_cmd_settings)
     return p
@@ -93,6 +102,15 @@ def _settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "batch_size", None):
         overrides["batch_size"] = args.batch_size
     return Settings.from_env(**overrides)
+
+
+def _delegate(module: str) -> Callable[[argparse.Namespace], int]:
+    """Hand the remaining command line to ``module.main(argv)`` (imported only when run)."""
+
+    def run(args: argparse.Namespace) -> int:
+        return int(importlib.import_module(module).main(args.args))
+
+    return run
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
