@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PIP_CACHE_DIR ?= $(HOME)/.cache/pip
 
-.PHONY: install demo test lint unit bench clean
+.PHONY: install demo test test-train lint unit bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,15 @@ unit: install
 
 test: lint
 	$(PY) -m pytest -m "not slow and not gpu"
+
+# Training/export tests need torch (a large CUDA build from PyPI): a separate venv, not in `make test`.
+$(VENV)-train/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)-train
+	$(VENV)-train/bin/python -m pip install -q -e '.[dev,train]'
+	touch $@
+
+test-train: $(VENV)-train/.installed
+	$(VENV)-train/bin/python -m pytest tests/test_models_train.py tests/test_dlm_export.py tests/test_inputs.py
 
 bench: install
 	$(PY) bench/rescore_hyporadise.py
