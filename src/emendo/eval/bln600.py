@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from emendo.errors import EmendoError
-from emendo.eval.hyporadise import Conversion, write_jsonl
+from emendo.eval.hyporadise import Conversion, write_output
 from emendo.records import Hypothesis
 
 __all__ = ["COLUMNS", "build_parser", "convert_bln600", "main", "read_bln600"]
@@ -111,11 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not result.records:
             print("error: no record converted", file=sys.stderr)
             return 1
-        if args.output is None:
-            write_jsonl(result.records, sys.stdout)
-        else:
-            with args.output.open("w", encoding="utf-8") as fh:
-                write_jsonl(result.records, fh)
+        write_output(result.records, args.output)
     except (EmendoError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

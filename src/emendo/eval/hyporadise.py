@@ -91,6 +91,15 @@ def write_jsonl(records: Sequence[Hypothesis], stream: TextIO) -> None:
         stream.write(encode(rec).decode("utf-8") + "\n")
 
 
+def write_output(records: Sequence[Hypothesis], output: Path | None) -> None:
+    """Write records to ``output``, or to stdout when it is None."""
+    if output is None:
+        write_jsonl(records, sys.stdout)
+        return
+    with output.open("w", encoding="utf-8") as fh:
+        write_jsonl(records, fh)
+
+
 def _load(path: Path) -> list[Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -135,11 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not converted:
             print("error: no record converted", file=sys.stderr)
             return 1
-        if args.output is None:
-            write_jsonl(converted, sys.stdout)
-        else:
-            with args.output.open("w", encoding="utf-8") as fh:
-                write_jsonl(converted, fh)
+        write_output(converted, args.output)
     except (EmendoError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
