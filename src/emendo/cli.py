@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from emendo.errors import EmendoError
+from emendo.errors import EmendoError, MissingExtraError
 from emendo.settings import Settings, settings_table
 
 
@@ -26,6 +26,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+SYNTH_PIPELINES = (
+    ("handwriting", "emendo.synth.htr_pairs", "text -> Bezier handwriting -> Tesseract HTR pairs"),
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -82,6 +87,19 @@ def _parser() -> argparse.ArgumentParser:
     cons.add_argument("-o", "--output", type=Path, help="write values here instead of stdout")
     cons.set_defaults(func=_cmd_consume)
 
+    synth = sub.add_parser("synth", help="make training pairs with real engines (needs emendo[synth])")
+    synth_sub = synth.add_subparsers(title="pipelines", metavar="PIPELINE")
+    for name, module, what in SYNTH_PIPELINES:
+        sp = synth_sub.add_parser(name, help=what)
+        try:
+            pipeline = importlib.import_module(module)
+        except ImportError as exc:  # a synth dependency is missing: say so when the command is run
+            missing = MissingExtraError(exc.name or module, "synth")
+            sp.set_defaults(func=lambda _args, err=missing: _raise(err))
+            continue
+        pipeline.add_arguments(sp)
+        sp.set_defaults(func=pipeline.run)
+
     for name, module, what in (
         ("train", "emendo.models.train", "train the denoising LM (needs emendo[train]; see --help)"),
         ("export", "emendo.models.export", "export a checkpoint to ONNX fp32/int8 with a parity check"),
@@ -102,6 +120,10 @@ def _settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "batch_size", None):
         overrides["batch_size"] = args.batch_size
     return Settings.from_env(**overrides)
+
+
+def _raise(exc: Exception) -> int:
+    raise exc
 
 
 def _delegate(module: str) -> Callable[[argparse.Namespace], int]:
