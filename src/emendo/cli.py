@@ -29,6 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 SYNTH_PIPELINES = (
+    ("speech", "emendo.synth.speech", "text -> multi-voice TTS -> augmentation -> Whisper/pocketsphinx pairs"),
     ("handwriting", "emendo.synth.htr_pairs", "text -> Bezier handwriting -> Tesseract HTR pairs"),
 )
 

