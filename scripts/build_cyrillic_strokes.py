@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from collections import deque
 from collections.abc import Iterable, Sequence
@@ -48,6 +47,7 @@ from PIL import Image, ImageDraw, ImageFont
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from emendo.synth.debian import package_root  # noqa: E402
 from emendo.synth.strokes import HERSHEY_CYRILLIC, STROKES_DIR, font_table, parse_jhf  # noqa: E402
 
 CACHE = Path.home() / ".cache" / "emendo" / "strokes"
@@ -85,31 +85,6 @@ James Hurt, Cognition, Inc., 900 Technology Park Drive, Billerica, MA 01821
 
 
 # ------------------------------------------------------------------ Debian packages
-
-
-def package_root(pkg: str, probe: str, cache: Path) -> tuple[Path, str]:
-    """A root under which ``probe`` exists: ``/`` if the package is installed, else the unpacked .deb."""
-    version = subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True, text=True,
-                             check=False).stdout.strip()
-    if Path(probe).exists() and version:
-        return Path("/"), version
-    debs = cache / "debs"
-    debs.mkdir(parents=True, exist_ok=True)
-    found = sorted(debs.glob(f"{pkg}_*.deb"))
-    if not found:
-        print(f"  apt-get download {pkg}", file=sys.stderr)
-        proc = subprocess.run(["apt-get", "download", pkg], cwd=debs, capture_output=True, text=True, check=False)
-        found = sorted(debs.glob(f"{pkg}_*.deb"))
-        if not found:
-            raise SystemExit(f"apt-get download {pkg} failed (apt-get update first?):\n{proc.stderr}")
-    deb = found[-1]
-    version = subprocess.run(["dpkg-deb", "-f", str(deb), "Version"], capture_output=True, text=True,
-                             check=True).stdout.strip()
-    root = cache / "root" / f"{pkg}_{version}"
-    if not (root / probe.lstrip("/")).exists():
-        root.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
-    return root, version
 
 
 def copyright_text(root: Path, pkg: str) -> str:

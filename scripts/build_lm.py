@@ -56,6 +56,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from emendo.correctors.lm_scorer import normalize_text  # noqa: E402
+from emendo.synth.debian import package_root  # noqa: E402
 
 CACHE = Path(os.environ.get("EMENDO_CACHE_DIR")
              or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "emendo")
@@ -64,41 +65,7 @@ DEFAULT_SOURCES = ("austen", "mobydick", "kjv", "wordnet")
 MAX_BYTES = 25 * 1024 * 1024
 
 
-# ------------------------------------------------------------------ Debian packages
-
-
-def package_root(pkg: str, probe: str, cache: Path) -> tuple[Path, str]:
-    """A directory under which ``probe`` (an absolute path inside the package) exists.
-
-    The installed package when it is installed, else the package unpacked from
-    ``apt-get download`` into ``cache``. Returns (root, version).
-    """
-    if Path(probe).exists():
-        version = subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True,
-                                 text=True, check=False).stdout.strip()
-        if version:
-            return Path("/"), version
-    debs = cache / "debs"
-    debs.mkdir(parents=True, exist_ok=True)
-    found = sorted(debs.glob(f"{pkg}_*.deb"))
-    if not found:
-        print(f"  apt-get download {pkg}", file=sys.stderr)
-        proc = subprocess.run(["apt-get", "download", pkg], cwd=debs, capture_output=True, text=True,
-                              check=False)
-        found = sorted(debs.glob(f"{pkg}_*.deb"))
-        if not found:
-            raise SystemExit(f"apt-get download {pkg} failed (run `apt-get update` first?):\n{proc.stderr}")
-    deb = found[-1]
-    version = subprocess.run(["dpkg-deb", "-f", str(deb), "Version"], capture_output=True, text=True,
-                             check=True).stdout.strip()
-    root = cache / "root" / f"{pkg}_{version}"
-    if not (root / probe.lstrip("/")).exists():
-        root.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
-    return root, version
-
-
-# ------------------------------------------------------------------ R lazy-load data
+# ------------------------------------------------------------------ R lazy-load data (Debian r-cran-* packages)
 
 
 def iter_rdb(data: bytes) -> Iterator[bytes]:
