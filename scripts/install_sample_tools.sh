@@ -73,23 +73,8 @@ else
   test -f "$CACHE/r-cran-stringr/$RDB_REL"
 fi
 
-if "$PY" - "${PIP_PKGS[@]}" <<'EOF'
-import sys
-from importlib.metadata import PackageNotFoundError, version
-from packaging.requirements import Requirement
-for spec in sys.argv[1:]:
-    req = Requirement(spec)
-    try:
-        if not req.specifier.contains(version(req.name), prereleases=True):
-            sys.exit(1)
-    except PackageNotFoundError:
-        sys.exit(1)
-EOF
-then
-  echo "pip: all packages present"
-else
-  echo "pip: installing ${PIP_PKGS[*]}"
-  "$PY" -m pip install -q "${PIP_PKGS[@]}"
-fi
+# shellcheck source=scripts/pip_ensure.sh
+source "$(dirname "${BASH_SOURCE[0]}")/pip_ensure.sh"
+pip_ensure "$PY" "${PIP_PKGS[@]}"
 
 echo "ok: run  $PY scripts/make_demo_sample.py --help"
