@@ -17,26 +17,11 @@ import pytest
 from emendo.errors import ConfigError
 from emendo.models.config import ModelConfig, TrainConfig, load_train_config
 from emendo.records import encode
+from tests.sentences import EN, RU
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
 
-EN = [
-    "It is a truth universally acknowledged that a single man must be in want of a wife.",
-    "There were two of them walking into the house by the sea, and their son knew it well.",
-    "The meeting has been moved to Thursday afternoon because the hall is not ready.",
-    "She sells sea shells by the sea shore, and the shells she sells are surely sea shells.",
-    "Call me Ishmael, said the sailor as he walked down the road towards the harbour.",
-    "The quick brown fox jumps over the lazy dog near the old mill by the river.",
-]
-RU = [
-    "Мама мыла раму, а папа читал газету в большом городе.",
-    "Сегодня хорошая погода, и мы пойдём гулять в лес.",
-    "Все факты указывают на его причастность к преступлению.",
-    "Учитель проверил тетради учеников и поставил оценки.",
-    "Поезд отправляется в восемь часов вечера с первого пути.",
-    "Вчера шёл дождь, а сегодня светит солнце и поют птицы.",
-]
 
 
 # ---------------------------------------------------------------- no torch needed
