@@ -24,7 +24,7 @@ from typing import Any
 from emendo.errors import EmendoError
 from emendo.eval.report import EvalItem, build_report
 from emendo.settings import Settings
-from emendo.streams.client import consume, produce, run
+from emendo.streams.client import consume_until, produce, run
 
 PRESET_BY_SOURCE = {"asr": "hyporadise", "htr": "ocr"}
 
@@ -134,15 +134,13 @@ def _wait_healthy(settings: Settings, worker: subprocess.Popen[bytes], timeout: 
 
 
 def _collect(settings: Settings, ids: set[str], timeout: float) -> dict[str, dict[str, Any]]:
+    msgs = run(consume_until(settings.bootstrap_servers, [settings.asr_out, settings.htr_out], ids,
+                             timeout=timeout, idle=0.5))
     got: dict[str, dict[str, Any]] = {}
-    deadline = time.monotonic() + timeout
-    while ids - set(got) and time.monotonic() < deadline:
-        msgs = run(consume(settings.bootstrap_servers, [settings.asr_out, settings.htr_out], None,
-                           timeout=2.0))
-        for m in msgs:
+    for m in msgs:
+        if m.key is not None and m.key.decode() in ids:
             value = json.loads(m.value or b"{}")
-            if value.get("id") in ids:
-                got[value["id"]] = value
+            got[value["id"]] = value
     return got
 
 

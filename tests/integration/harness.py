@@ -18,7 +18,7 @@ from typing import Any
 
 from emendo.settings import Settings
 from emendo.streams.broker import free_port
-from emendo.streams.client import Message, consume, ensure_topics, produce
+from emendo.streams.client import Message, consume_until, ensure_topics, produce
 
 
 @dataclass
@@ -126,16 +126,10 @@ def send(bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes]])
     asyncio.run(produce(bootstrap, topic, messages))
 
 
-def read_until(bootstrap: str, topics: list[str], want_ids: set[str], timeout: float) -> list[Message]:
-    """All messages of ``topics`` until every wanted id has been seen (or ``timeout``)."""
-    got: list[Message] = []
-    seen: set[str] = set()
-    deadline = time.monotonic() + timeout
-    while not want_ids <= seen and time.monotonic() < deadline:
-        got = asyncio.run(consume(bootstrap, topics, None, timeout=2.0))
-        seen = {m.key.decode() for m in got if m.key}
-    return got
-
+def read_until(bootstrap: str, topics: list[str], want_ids: set[str] | None, timeout: float) -> list[Message]:
+    """All messages of ``topics`` once every wanted id has been seen and the topics went quiet
+    (or ``timeout``); ``None`` reads what is there until quiet."""
+    return asyncio.run(consume_until(bootstrap, topics, want_ids, timeout=timeout))
 
 def key_counts(messages: list[Message]) -> Counter[str]:
     return Counter(m.key.decode() for m in messages if m.key)

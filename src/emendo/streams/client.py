@@ -99,6 +99,39 @@ async def consume(
     return out
 
 
+async def consume_until(
+    bootstrap: str, topics: Sequence[str], want_keys: set[str] | None, *, timeout: float, idle: float = 2.0,
+) -> list[Message]:
+    """Read ``topics`` from the beginning with one consumer (no group) until every key in
+    ``want_keys`` has been seen and then ``idle`` seconds pass without a new message (so late
+    duplicates are counted too), or until ``timeout`` seconds in all. ``want_keys=None``
+    reads until idle."""
+    consumer = AIOKafkaConsumer(
+        *topics, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+        auto_offset_reset="earliest", fetch_max_bytes=MAX_MESSAGE_BYTES * 2,
+        max_partition_fetch_bytes=MAX_MESSAGE_BYTES, metadata_max_age_ms=1000,
+    )
+    await consumer.start()
+    out: list[Message] = []
+    missing = set(want_keys or ())
+    try:
+        deadline = time.monotonic() + timeout
+        last_new = time.monotonic()
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                for r in records:
+                    out.append(Message(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp))
+                    if r.key is not None:
+                        missing.discard(r.key.decode("utf-8", "replace"))
+                last_new = time.monotonic()
+            if not missing and time.monotonic() - last_new >= idle:
+                break
+    finally:
+        await consumer.stop()
+    return out
+
+
 async def ensure_topics(bootstrap: str, names: Sequence[str], partitions: int, timeout: float = 30.0) -> None:
     """Create the topics that do not exist yet (replication factor 1) and wait until every
     partition has a leader. Existing topics are left as they are."""
