@@ -31,6 +31,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 SYNTH_PIPELINES = (
     ("speech", "emendo.synth.speech", "text -> multi-voice TTS -> augmentation -> Whisper/pocketsphinx pairs"),
     ("handwriting", "emendo.synth.htr_pairs", "text -> Bezier handwriting -> Tesseract HTR pairs"),
+    ("fit-simulator", "emendo.synth.simfit", "fit the text-level error simulator on real pair directories"),
+    ("simulate", "emendo.synth.simulate", "clean text -> fitted error simulator -> pairs (>1M pairs/hour)"),
 )
 
 
