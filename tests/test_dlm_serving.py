@@ -198,6 +198,23 @@ def test_gates_on_a_fixed_proposal(lm: DenoisingLM, monkeypatch: pytest.MonkeyPa
     assert gap[0].corrected == h.text and gap[0].rejected == ("copy_gap",)
 
 
+def test_banned_words_and_withheld_nbest(lm: DenoisingLM, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lm, "_run", _fake_model(lm, lambda t: t.replace("sat", "<UNK>")))
+    h = hyp(0, "the cat sat on the mat")
+    res = lm.correct_detailed([h], DecodingOptions())[0]
+    assert res.corrected == h.text and res.rejected == ("banned",)
+    assert lm.correct_detailed([h], DecodingOptions(banned=()))[0].corrected == "the cat <UNK> on the mat"
+    seen: list[str] = []
+    monkeypatch.setattr(lm, "_encode", lambda text: seen.append(text) or [5, 6, 7])
+    monkeypatch.setattr(lm, "_run", lambda chunk, opts: None)
+    with_nbest = hyp(1, "the cat sat on the mat", nbest=("the cat sat on the mat", "a cat sat on a mat", "<UNK> cat"))
+    lm.correct_detailed([with_nbest], DecodingOptions())
+    assert "a cat sat on a mat" in seen[0] and "<UNK>" not in seen[0]
+    seen.clear()
+    lm.correct_detailed([with_nbest], DecodingOptions(use_nbest=False))
+    assert "a cat sat on a mat" not in seen[0]
+
+
 def test_truncated_output_is_rejected(lm: DenoisingLM) -> None:
     h = hyp(0, CLEAN[1])
     res = lm.correct_detailed([h], DecodingOptions(max_new_tokens=3))[0]

@@ -87,6 +87,14 @@ class DecodingOptions:
       only if the corrected sentence equals one of the n-best entries (whitespace
       normalised); ``"support"`` only if every word the change introduces occurs in some
       n-best entry. Records without an n-best list are not affected.
+    * ``banned``: strings a change may not introduce (a word containing one that the input
+      lacks fails the ``banned`` gate); n-best entries containing one are not shown to the
+      model either. Recognisers write placeholders such as ``<UNK>`` into n-best lists.
+
+    Input:
+
+    * ``use_nbest``: show the model the n-best alternatives (when the record has them and
+      the model was trained with them). ``False`` corrects from the 1-best alone.
     """
 
     beam_size: int = 1
@@ -100,6 +108,8 @@ class DecodingOptions:
     min_copy_gap: float | None = None
     max_relative_edit: float | None = None
     nbest_agreement: NBestAgreement = "off"
+    banned: tuple[str, ...] = ("<unk>", "<UNK>")
+    use_nbest: bool = True
 
     def __post_init__(self) -> None:
         if self.beam_size < 1:
@@ -479,7 +489,9 @@ class DenoisingLM:
         per_item: list[list[_Work]] = [[] for _ in batch]
         for i, hyp in enumerate(batch):
             wins = windows(hyp.text, self.inputs.window_chars, self.inputs.window_overlap)
-            nbest = hyp.nbest if len(wins) == 1 else None
+            nbest = None
+            if opts.use_nbest and hyp.nbest and len(wins) == 1:
+                nbest = [x for x in hyp.nbest if not any(b in x for b in opts.banned)] or None
             for win in wins:
                 src = format_input(win.text, nbest, hyp.source, hyp.lang, self.inputs)
                 w = _Work(win, self._encode(src)[: self.max_source_tokens],
@@ -546,8 +558,11 @@ class DenoisingLM:
         if (opts.max_relative_edit is not None and
                 word_edit_distance(src_words, out_words) / max(1, len(src_words)) > opts.max_relative_edit):
             reasons.append("max_edit")
-        if nbest_words is not None and any(x not in nbest_words for x in set(out_words) - set(src_words)):
+        new_words = set(out_words) - set(src_words)
+        if nbest_words is not None and any(x not in nbest_words for x in new_words):
             reasons.append("nbest_support")
+        if opts.banned and any(b in x for x in new_words for b in opts.banned):
+            reasons.append("banned")
         return reasons
 
     def _finish(self, hyp: Hypothesis, work: Sequence[_Work], opts: DecodingOptions) -> DLMResult:
