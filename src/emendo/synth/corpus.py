@@ -92,7 +92,7 @@ def split_sentences(paragraph: str) -> list[str]:
         last = _LAST_WORD.search(head)
         if head.endswith(".") and last:
             word = last.group(1).strip(".")
-            if word.lower() in ABBREVIATIONS or len(word) == 1:
+            if word.lower() in ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
                 continue
         out.append(head)
         start = m.end()
