@@ -1,0 +1,238 @@
+"""Candidate lookup over the surface forms (names + aliases) of one catalog, without a linear scan.
+
+Every surface form is filed under its phonetic keys (:func:`~emendo.correctors.entities.
+phonetic.phonetic_keys`). Each key is reduced to a short *index key* (Russian vowel classes
+dropped after the first letter, cut to :data:`PREFIX` characters) and filed under its
+SymSpell deletion neighbourhood: the index key and every string made by deleting one of its
+characters. A query does the same with its own keys, so two keys meet whenever their index
+keys are at most one deletion apart on each side (every single edit, most double ones): a
+lookup touches ``len(key) + 1`` dictionary buckets, never the whole catalog. The keys found
+are then filtered by cheap lower bounds (C-speed Levenshtein from rapidfuzz) before the full
+:func:`~emendo.correctors.entities.phonetic.phonetic_distance` is computed.
+
+Adding or removing an entity touches only its own surface forms (the update path of a
+compacted Kafka topic). One index holds one catalog; :class:`~emendo.correctors.entities.
+catalog.Catalog` keeps one per catalog name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from rapidfuzz.distance import Levenshtein
+
+from emendo.correctors.entities.phonetic import (
+    DEFAULT_WEIGHTS,
+    SIMILAR_COST,
+    DistanceWeights,
+    fold,
+    is_cyrillic,
+    key_distance,
+    phonetic_keys,
+    russian_stem,
+)
+from emendo.correctors.entities.types import Entity
+
+PREFIX = 7
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A catalog entity whose surface form ``surface`` lies ``distance`` (0..1) from the query."""
+
+    entity: Entity
+    surface: str
+    distance: float
+
+
+def index_key(key: str) -> str:
+    """The part of a phonetic key that is indexed: vowel classes after the first letter dropped, cut to PREFIX."""
+    return (key[:1] + "".join(ch for ch in key[1:] if not ch.islower()))[:PREFIX]
+
+
+def deletions(key: str) -> set[str]:
+    """``key`` and, for keys of 3 characters or more, every string made by deleting one character."""
+    out = {key}
+    if len(key) >= 3:
+        out.update(key[:i] + key[i + 1:] for i in range(len(key)))
+    return out
+
+
+def _add(table: dict[str, list[str]], key: str, value: str) -> None:
+    bucket = table.get(key)
+    if bucket is None:
+        table[key] = [value]
+    elif value not in bucket:
+        bucket.append(value)
+
+
+def _discard(table: dict[str, list[str]], key: str, value: str) -> bool:
+    """Remove ``value`` from a bucket; True when the bucket became empty (and was dropped)."""
+    bucket = table.get(key)
+    if bucket is None or value not in bucket:
+        return False
+    bucket.remove(value)
+    if not bucket:
+        del table[key]
+        return True
+    return False
+
+
+class EntityIndex:
+    """Surface forms of one catalog's entities, searchable by sound and spelling."""
+
+    def __init__(self, weights: DistanceWeights = DEFAULT_WEIGHTS) -> None:
+        self.weights = weights
+        self._entities: dict[str, Entity] = {}
+        self._by_fold: dict[str, list[tuple[str, str]]] = {}  # folded surface -> [(entity id, surface)]
+        self._by_stem: dict[str, list[str]] = {}  # Russian stem of a Cyrillic surface -> folded surfaces
+        self._by_key: dict[str, list[str]] = {}  # phonetic key -> folded surfaces
+        self._by_deletion: dict[str, list[str]] = {}  # deletion variant of an index key -> phonetic keys
+
+    # ------------------------------------------------------------ updates
+
+    def add(self, entity: Entity) -> None:
+        """Insert ``entity``, replacing any entity with the same id."""
+        if entity.id in self._entities:
+            self.remove(entity.id)
+        self._entities[entity.id] = entity
+        for surface in entity.surface_forms:
+            folded = fold(surface)
+            if not folded:
+                continue
+            owners = self._by_fold.get(folded)
+            if owners is None:
+                owners = self._by_fold[folded] = []
+                for key in phonetic_keys(folded):
+                    self._file_key(key, folded)
+                if is_cyrillic(folded):
+                    _add(self._by_stem, russian_stem(surface), folded)
+            if all(eid != entity.id for eid, _ in owners):
+                owners.append((entity.id, surface))
+
+    def remove(self, entity_id: str) -> Entity | None:
+        """Delete the entity with this id; returns it, or None when there was none."""
+        entity = self._entities.pop(entity_id, None)
+        if entity is None:
+            return None
+        for surface in entity.surface_forms:
+            folded = fold(surface)
+            owners = self._by_fold.get(folded)
+            if owners is None:
+                continue
+            owners[:] = [(eid, s) for eid, s in owners if eid != entity_id]
+            if not owners:
+                del self._by_fold[folded]
+                for key in phonetic_keys(folded):
+                    if _discard(self._by_key, key, folded):
+                        for variant in deletions(index_key(key)):
+                            _discard(self._by_deletion, variant, key)
+                if is_cyrillic(folded):
+                    _discard(self._by_stem, russian_stem(surface), folded)
+        return entity
+
+    def _file_key(self, key: str, folded: str) -> None:
+        if key not in self._by_key:
+            for variant in deletions(index_key(key)):
+                _add(self._by_deletion, variant, key)
+        _add(self._by_key, key, folded)
+
+    # ------------------------------------------------------------ queries
+
+    def __len__(self) -> int:
+        return len(self._entities)
+
+    def __contains__(self, entity_id: object) -> bool:
+        return entity_id in self._entities
+
+    def __iter__(self) -> Iterator[Entity]:
+        return iter(list(self._entities.values()))
+
+    def get(self, entity_id: str) -> Entity | None:
+        """The entity with this id, if any."""
+        return self._entities.get(entity_id)
+
+    def exact(self, text: str) -> list[tuple[Entity, str]]:
+        """Entities with a surface form equal to ``text`` once both are folded (case, accents, spaces).
+
+        For Cyrillic text an inflected form counts too (same :func:`russian_stem`): ``"в Москве"``
+        is a correct use of ``"Москва"``, not an error.
+        """
+        folded = fold(text)
+        owners = list(self._by_fold.get(folded, ()))
+        if is_cyrillic(folded):
+            for other in self._by_stem.get(russian_stem(text), ()):
+                if other != folded:
+                    owners += self._by_fold.get(other, ())
+        return [(self._entities[eid], surface) for eid, surface in owners]
+
+    def candidate_keys(self, text: str) -> set[str]:
+        """Stored phonetic keys whose index keys lie in the deletion neighbourhood of ``text``'s."""
+        found: set[str] = set()
+        for key in phonetic_keys(text):
+            for variant in deletions(index_key(key)):
+                found.update(self._by_deletion.get(variant, ()))
+        return found
+
+    def candidates(self, text: str, limit: int = 10, max_distance: float = 0.35) -> list[Candidate]:
+        """Entities whose surface forms lie within ``max_distance`` of ``text``, nearest first.
+
+        One :class:`Candidate` per entity (its nearest surface form); ties are broken by entity
+        id, so results are deterministic. This is the lookup the dense retriever can share.
+        """
+        folded = fold(text)
+        query_keys = phonetic_keys(text)
+        if not query_keys or not folded:
+            return []
+        wp, ws = self.weights.phonetic, self.weights.spelling
+        best: dict[str, Candidate] = {}
+        seen: set[str] = set()
+        for key in self.candidate_keys(text):
+            sound = self._sound_distance(query_keys, key, max_distance)
+            if sound is None:
+                continue
+            spelling_cutoff = (max_distance - wp * sound) / ws if ws else 1.0
+            for other in self._by_key[key]:
+                if other in seen:
+                    continue
+                spelling = Levenshtein.normalized_distance(folded, other, score_cutoff=spelling_cutoff)
+                if spelling > spelling_cutoff:
+                    continue
+                seen.add(other)  # the first key within reach is not always the nearest: rescore fully
+                full_sound = min(sound, *(self._sound_distance(query_keys, k, 1.0) or 1.0
+                                          for k in phonetic_keys(other)))
+                distance = 0.0 if folded == other else wp * full_sound + ws * spelling
+                if distance <= max_distance:
+                    for eid, surface in self._by_fold[other]:
+                        held = best.get(eid)
+                        if held is None or distance < held.distance:
+                            best[eid] = Candidate(self._entities[eid], surface, distance)
+        return sorted(best.values(), key=lambda c: (c.distance, c.entity.id))[:limit]
+
+    def _sound_distance(self, query_keys: tuple[str, ...], key: str, max_distance: float) -> float | None:
+        """Normalised weighted key distance of the nearest query key, or None when out of reach."""
+        wp = self.weights.phonetic
+        best: float | None = None
+        for q in query_keys:
+            longest = max(len(q), len(key))
+            # weighted distance >= SIMILAR_COST x plain Levenshtein: a C-speed lower bound first
+            if wp * SIMILAR_COST * Levenshtein.distance(q, key) / longest > max_distance:
+                continue
+            d = key_distance(q, key) / longest
+            if wp * d <= max_distance and (best is None or d < best):
+                best = d
+        return best
+
+    def stats(self) -> dict[str, int]:
+        """Sizes of the internal tables (for benchmarks and capacity planning)."""
+        return {"entities": len(self._entities), "surfaces": len(self._by_fold), "keys": len(self._by_key),
+                "deletion_variants": len(self._by_deletion)}
+
+
+def build_index(entities: Iterable[Entity], weights: DistanceWeights = DEFAULT_WEIGHTS) -> EntityIndex:
+    """An :class:`EntityIndex` holding ``entities``."""
+    index = EntityIndex(weights)
+    for entity in entities:
+        index.add(entity)
+    return index
