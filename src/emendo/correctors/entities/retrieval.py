@@ -1,0 +1,132 @@
+"""Dense retrieval of catalog entities from their descriptions (the "D" of DANCER).
+
+Every entity is embedded once as ``"<name>: <description>"`` with the
+:class:`~emendo.correctors.entities.embed.SentenceEmbedder`; the unit-vector matrix is cached
+as ``.npy`` under a key made of the model fingerprint and a hash of the entity texts, so a
+restart (or another worker) loads it instead of re-embedding. A query (the utterance) is
+one embedding and a matrix-vector product; above ``exact_limit`` entities a small inverted
+file (spherical k-means lists, ``nprobe`` lists searched) keeps a lookup to a few thousand
+rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from emendo.correctors.entities.types import Entity
+
+FloatArray = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int64]
+
+
+class Embedder(Protocol):
+    """What retrieval needs from an embedder (:class:`~emendo.correctors.entities.embed.SentenceEmbedder`)."""
+
+    fingerprint: str
+    dim: int
+
+    def embed(self, texts: Sequence[str], batch_size: int = 64) -> FloatArray: ...
+
+
+def entity_text(entity: Entity) -> str:
+    """The text embedded for an entity: its name, aliases and description."""
+    names = ", ".join(entity.surface_forms[:3])
+    return f"{names}: {entity.description}" if entity.description else names
+
+
+def catalog_hash(entities: Sequence[Entity], fingerprint: str) -> str:
+    """A key for the embedding cache: model fingerprint + every entity's id and embedded text."""
+    digest = hashlib.sha256(fingerprint.encode())
+    for e in entities:
+        digest.update(f"{e.id}\x00{entity_text(e)}\x01".encode())
+    return digest.hexdigest()[:20]
+
+
+class DenseIndex:
+    """Unit vectors of a fixed list of entities; :meth:`search` returns the top-k by cosine."""
+
+    def __init__(self, entities: Sequence[Entity], matrix: FloatArray, *, exact_limit: int = 20_000,
+                 nlist: int | None = None, nprobe: int = 12, seed: int = 0) -> None:
+        if matrix.shape[0] != len(entities):
+            raise ValueError(f"{len(entities)} entities but {matrix.shape[0]} rows")
+        self.entities = list(entities)
+        self.matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+        self.position = {e.id: i for i, e in enumerate(self.entities)}
+        self.nprobe = nprobe
+        self._lists: list[IntArray] | None = None
+        self._centroids: FloatArray | None = None
+        if len(entities) > exact_limit:
+            self._build_ivf(nlist or max(16, int(np.sqrt(len(entities)))), seed)
+
+    @classmethod
+    def build(cls, entities: Sequence[Entity], embedder: Embedder, *, cache_dir: str | Path | None = None,
+              batch_size: int = 64, **options: int) -> DenseIndex:
+        """Embed ``entities`` (or load their cached matrix) and index them."""
+        path = None
+        if cache_dir is not None:
+            path = Path(cache_dir) / f"entities-{catalog_hash(entities, embedder.fingerprint)}.npy"
+            if path.is_file():
+                return cls(entities, np.load(path), **options)
+        matrix = embedder.embed([entity_text(e) for e in entities], batch_size=batch_size)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp.npy")
+            np.save(tmp, matrix)
+            tmp.replace(path)
+        return cls(entities, matrix, **options)
+
+    def __len__(self) -> int:
+        return len(self.entities)
+
+    def search(self, query: FloatArray, k: int = 20) -> list[tuple[Entity, float]]:
+        """The ``k`` entities nearest to the unit vector ``query``, best first, with their cosines."""
+        rows = self._rows(query)
+        scores = self.matrix[rows] @ query if rows is not None else self.matrix @ query
+        k = min(k, scores.shape[0])
+        if k <= 0:
+            return []
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        ids = rows[top] if rows is not None else top
+        return [(self.entities[int(i)], float(scores[t])) for i, t in zip(ids, top, strict=True)]
+
+    def similarity(self, query: FloatArray, entity_ids: Sequence[str]) -> list[float]:
+        """Cosine between ``query`` and each named entity (0.0 for ids the index lacks)."""
+        rows = [self.position.get(i, -1) for i in entity_ids]
+        known = [r for r in rows if r >= 0]
+        sims = self.matrix[known] @ query if known else np.zeros(0, dtype=np.float32)
+        values = iter(sims.tolist())
+        return [next(values) if r >= 0 else 0.0 for r in rows]
+
+    # ------------------------------------------------------------ inverted file
+
+    def _rows(self, query: FloatArray) -> IntArray | None:
+        if self._centroids is None or self._lists is None:
+            return None
+        near = np.argpartition(-(self._centroids @ query), self.nprobe - 1)[:self.nprobe]
+        return np.concatenate([self._lists[int(c)] for c in near])
+
+    def _build_ivf(self, nlist: int, seed: int, iterations: int = 8) -> None:
+        """Spherical k-means on a sample, then every row goes to its nearest centroid."""
+        rng = np.random.default_rng(seed)
+        n = self.matrix.shape[0]
+        sample = self.matrix[rng.choice(n, size=min(n, nlist * 64), replace=False)]
+        centroids = sample[rng.choice(sample.shape[0], size=nlist, replace=False)].copy()
+        for _ in range(iterations):
+            assign = np.argmax(sample @ centroids.T, axis=1)
+            for c in range(nlist):
+                members = sample[assign == c]
+                if len(members):
+                    v = members.sum(axis=0)
+                    centroids[c] = v / max(float(np.linalg.norm(v)), 1e-12)
+        assign = np.concatenate([np.argmax(self.matrix[i:i + 8192] @ centroids.T, axis=1)
+                                 for i in range(0, n, 8192)])
+        self._centroids = centroids.astype(np.float32)
+        self._lists = [np.flatnonzero(assign == c).astype(np.int64) for c in range(nlist)]
+        self.nprobe = min(self.nprobe, nlist)
