@@ -6,9 +6,10 @@ dropped after the first letter, cut to :data:`PREFIX` characters) and filed unde
 SymSpell deletion neighbourhood: the index key and every string made by deleting one of its
 characters. A query does the same with its own keys, so two keys meet whenever their index
 keys are at most one deletion apart on each side (every single edit, most double ones): a
-lookup touches ``len(key) + 1`` dictionary buckets, never the whole catalog. The keys found
-are then filtered by cheap lower bounds (C-speed Levenshtein from rapidfuzz) before the full
-:func:`~emendo.correctors.entities.phonetic.phonetic_distance` is computed.
+lookup touches ``len(key) + 1`` dictionary buckets, never the whole catalog. The surface
+forms found are pruned by their spelling distance (C-speed Levenshtein from rapidfuzz)
+before the weighted key distance is computed; the result equals :func:`~emendo.correctors.
+entities.phonetic.phonetic_distance`.
 
 Adding or removing an entity touches only its own surface forms (the update path of a
 compacted Kafka topic). One index holds one catalog; :class:`~emendo.correctors.entities.
@@ -20,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from emendo.correctors.entities.phonetic import (
@@ -186,42 +188,39 @@ class EntityIndex:
         if not query_keys or not folded:
             return []
         wp, ws = self.weights.phonetic, self.weights.spelling
+        spelling_cutoff = min(1.0, max_distance / ws) if ws else 1.0
         best: dict[str, Candidate] = {}
-        seen: set[str] = set()
+        pool: set[str] = set()
         for key in self.candidate_keys(text):
-            sound = self._sound_distance(query_keys, key, max_distance)
+            pool.update(self._by_key[key])
+        # the C-speed spelling distance prunes first; the key distance only for survivors
+        hits = process.extract(folded, list(pool), scorer=Levenshtein.normalized_distance,
+                               score_cutoff=spelling_cutoff, limit=None)
+        for other, spelling, _ in hits:
+            sound_cutoff = (max_distance - ws * spelling) / wp if wp else 1.0
+            sound = self._sound_distance(query_keys, phonetic_keys(other), sound_cutoff)
             if sound is None:
                 continue
-            spelling_cutoff = (max_distance - wp * sound) / ws if ws else 1.0
-            for other in self._by_key[key]:
-                if other in seen:
-                    continue
-                spelling = Levenshtein.normalized_distance(folded, other, score_cutoff=spelling_cutoff)
-                if spelling > spelling_cutoff:
-                    continue
-                seen.add(other)  # the first key within reach is not always the nearest: rescore fully
-                full_sound = min(sound, *(self._sound_distance(query_keys, k, 1.0) or 1.0
-                                          for k in phonetic_keys(other)))
-                distance = 0.0 if folded == other else wp * full_sound + ws * spelling
-                if distance <= max_distance:
-                    for eid, surface in self._by_fold[other]:
-                        held = best.get(eid)
-                        if held is None or distance < held.distance:
-                            best[eid] = Candidate(self._entities[eid], surface, distance)
+            distance = 0.0 if folded == other else wp * sound + ws * spelling
+            for eid, surface in self._by_fold[other]:
+                held = best.get(eid)
+                if held is None or distance < held.distance:
+                    best[eid] = Candidate(self._entities[eid], surface, distance)
         return sorted(best.values(), key=lambda c: (c.distance, c.entity.id))[:limit]
 
-    def _sound_distance(self, query_keys: tuple[str, ...], key: str, max_distance: float) -> float | None:
-        """Normalised weighted key distance of the nearest query key, or None when out of reach."""
-        wp = self.weights.phonetic
+    @staticmethod
+    def _sound_distance(query_keys: tuple[str, ...], keys: tuple[str, ...], cutoff: float) -> float | None:
+        """The smallest normalised weighted key distance over key pairs, or None when all exceed ``cutoff``."""
         best: float | None = None
         for q in query_keys:
-            longest = max(len(q), len(key))
-            # weighted distance >= SIMILAR_COST x plain Levenshtein: a C-speed lower bound first
-            if wp * SIMILAR_COST * Levenshtein.distance(q, key) / longest > max_distance:
-                continue
-            d = key_distance(q, key) / longest
-            if wp * d <= max_distance and (best is None or d < best):
-                best = d
+            for key in keys:
+                longest = max(len(q), len(key))
+                # weighted distance >= SIMILAR_COST x plain Levenshtein: a C-speed lower bound first
+                if SIMILAR_COST * Levenshtein.distance(q, key) / longest > cutoff:
+                    continue
+                d = key_distance(q, key) / longest
+                if d <= cutoff and (best is None or d < best):
+                    best = d
         return best
 
     def stats(self) -> dict[str, int]:

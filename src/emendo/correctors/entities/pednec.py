@@ -39,6 +39,7 @@ from emendo.records import Correction, Hypothesis
 _TOKEN = re.compile(r"\S+")
 _EDGE_PUNCT = "\"'“”‘’«»()[]{}<>.,;:!?…—–-*/\\"
 _SENTENCE_END = (".", "!", "?", "…")
+_POSSESSIVE = ("'s", "’s")
 LEXICON_LANGS = ("en", "ru")
 
 
@@ -103,12 +104,14 @@ def builtin_lexicon(langs: tuple[str, ...] = LEXICON_LANGS) -> frozenset[str]:
 
 
 def tokenize(text: str) -> list[_Token]:
-    """Whitespace tokens with their edge punctuation stripped (tokens of punctuation only dropped)."""
+    """Whitespace tokens, edge punctuation and possessive ``'s`` stripped (punctuation-only tokens dropped)."""
     out: list[_Token] = []
     previous_end = True
     for m in _TOKEN.finditer(text):
         raw = m.group()
         core = raw.strip(_EDGE_PUNCT)
+        if core.lower().endswith(_POSSESSIVE) and len(core) > 2:
+            core = core[:-2].rstrip(_EDGE_PUNCT)  # "chaikovsky's": the name is the core, "'s" stays
         if core:
             lead = raw.index(core)
             out.append(_Token(m.start() + lead, m.start() + lead + len(core), core, lead > 0,

@@ -1,0 +1,58 @@
+"""Phonetic keys (English Double Metaphone, Russian normalisation) and the phonetic edit distance."""
+
+from __future__ import annotations
+
+import pytest
+
+from emendo.correctors.entities.phonetic import (
+    fold,
+    key_distance,
+    phonetic_distance,
+    phonetic_keys,
+    russian_key,
+    russian_stem,
+)
+
+
+@pytest.mark.parametrize(("text", "keys"), [
+    ("Smith", ("SM0", "XMT")),
+    ("Schmidt", ("XMT", "SMT")),
+    ("Thompson", ("TMPSN",)),
+    ("New York", ("NRK",)),
+    ("new yorke", ("NRK",)),
+    ("newyork", ("NRK",)),
+    ("Tchaikovsky", ("XKFSK",)),
+])
+def test_double_metaphone_keys(text: str, keys: tuple[str, ...]) -> None:
+    assert phonetic_keys(text) == keys
+
+
+def test_russian_key_reduces_vowels_and_devoices() -> None:
+    assert russian_key("Москва") == russian_key("Масква") == "MaSKVa"
+    assert russian_key("Петербург") == russian_key("Питербурк") == "PiTiRBuRK"
+    assert russian_key("дуб") == russian_key("дуп")
+    assert russian_key("Ёлкин") == russian_key("Елкин")
+    assert phonetic_keys("Москва") == ("MaSKVa",)
+
+
+def test_fold_and_stem() -> None:
+    assert fold("New  York!") == "newyork"
+    assert fold("Zürich") == "zurich"
+    assert fold("Йошкар-Ола") == "йошкарола"
+    assert russian_stem("Москве") == russian_stem("Москва") == "москв"
+
+
+def test_key_distance_weights_similar_sounds() -> None:
+    assert key_distance("PRS", "PRS") == 0
+    assert key_distance("PRS", "FRS") == 0.5  # P/F similar
+    assert key_distance("PRS", "KRS") == 1.0
+    assert key_distance("PRS", "PR") == 1.0
+
+
+def test_phonetic_distance_orders_candidates() -> None:
+    assert phonetic_distance("New York", "new york") == 0.0
+    near, far = phonetic_distance("new yorke", "New York"), phonetic_distance("new yorke", "Newark")
+    assert 0 < near < far < 0.3
+    assert phonetic_distance("chaikovsky", "Tchaikovsky") < 0.1
+    assert phonetic_distance("Санкт Питербург", "Санкт-Петербург") < 0.1
+    assert phonetic_distance("table", "Tchaikovsky") > 0.5
