@@ -1,0 +1,146 @@
+"""Entity metrics: entity recall/precision, NE-CER (CER over entity spans), sentence WER, harm.
+
+Reference entities are character spans of the reference text. Each span is projected onto a
+system output (the hypothesis before correction, or the corrected text after) through a
+character alignment, widened to whole words, and compared with the reference surface under
+the shared ``default`` normalisation preset (case, punctuation):
+
+* **recall**: share of reference entities whose projected output span equals the surface;
+* **precision**: share of the corrector's changed word regions (input vs output) that land
+  on a reference entity and make it right (``None`` when nothing changed);
+* **NE-CER**: character edits between projected spans and surfaces over surface characters;
+* **WER**: corpus word error rate of whole sentences (:func:`emendo.eval.metrics.score`);
+* **words changed**: share of input words a corrector changed (harm on clean text).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from emendo.eval.metrics import score
+from emendo.eval.normalize import get_preset
+
+_EDGE = "\"'“”‘’«»()[]{}<>.,;:!?…—–-"
+
+
+@dataclass(frozen=True, slots=True)
+class EntitySpan:
+    """A reference entity mention: characters ``[start, end)`` of the reference are ``surface``."""
+
+    start: int
+    end: int
+    surface: str
+    entity_id: str = ""
+
+
+@dataclass(frozen=True)
+class EntityScores:
+    """Entity-level and sentence-level scores of outputs against references."""
+
+    entities: int
+    recalled: int
+    recall: float
+    proposals: int
+    correct_proposals: int
+    precision: float | None
+    ne_char_errors: int
+    ne_ref_chars: int
+    ne_cer: float
+    wer: float
+    utterances: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def levenshtein(a: str, b: str) -> int:
+    """Character edit distance."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def project(ref: str, out: str, start: int, end: int) -> tuple[int, int]:
+    """The whole-word character span of ``out`` aligned with ``ref[start:end]`` (may be empty)."""
+    ops = difflib.SequenceMatcher(None, ref.lower(), out.lower(), autojunk=False).get_opcodes()
+    s, e = _map(ops, start, left=True), _map(ops, end, left=False)
+    if e <= s:
+        return s, s
+    while s > 0 and not out[s - 1].isspace():
+        s -= 1
+    while e < len(out) and not out[e].isspace():
+        e += 1
+    while s < e and out[s] in _EDGE:
+        s += 1
+    while e > s and out[e - 1] in _EDGE:
+        e -= 1
+    return s, e
+
+
+def _map(ops: Sequence[tuple[str, int, int, int, int]], pos: int, *, left: bool) -> int:
+    for tag, i1, i2, j1, j2 in ops:
+        if tag == "equal" and i1 <= pos <= i2:
+            return j1 + (pos - i1)
+        if tag in ("replace", "delete") and i1 <= pos <= i2:
+            return j1 if left and pos == i1 else j2 if not left or pos == i2 else j1
+    return ops[-1][4] if ops else 0
+
+
+def changed_regions(before: str, after: str) -> list[tuple[int, int]]:
+    """Character spans of ``after`` covering the words that differ from ``before``."""
+    a, b = before.split(), after.split()
+    offsets, cursor = [], 0
+    for word in b:
+        cursor = after.index(word, cursor)
+        offsets.append((cursor, cursor + len(word)))
+        cursor += len(word)
+    out = []
+    for tag, _i1, _i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag in ("replace", "insert") and j2 > j1:
+            out.append((offsets[j1][0], offsets[j2 - 1][1]))
+    return out
+
+
+def words_changed(inputs: Sequence[str], outputs: Sequence[str]) -> tuple[int, int]:
+    """(input words replaced or deleted, total input words) over all pairs: the harm measure."""
+    changed = total = 0
+    for before, after in zip(inputs, outputs, strict=True):
+        a, b = before.split(), after.split()
+        total += len(a)
+        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+            if tag != "equal":
+                changed += max(i2 - i1, j2 - j1 if tag == "insert" else 0)
+    return changed, total
+
+
+def entity_scores(refs: Sequence[str], outputs: Sequence[str], spans: Sequence[Sequence[EntitySpan]],
+                  inputs: Sequence[str] | None = None, preset: str = "default") -> EntityScores:
+    """Scores of ``outputs`` (with ``inputs``, the text before correction, for precision)."""
+    norm = get_preset(preset).normalize
+    recalled = entities = errors = chars = proposals = correct = 0
+    for i, (ref, out) in enumerate(zip(refs, outputs, strict=True)):
+        right: list[tuple[int, int]] = []
+        for span in spans[i]:
+            s, e = project(ref, out, span.start, span.end)
+            want, got = norm(span.surface), norm(out[s:e])
+            entities += 1
+            chars += len(want)
+            errors += levenshtein(want, got)
+            if want == got:
+                recalled += 1
+                right.append((s, e))
+        if inputs is not None:
+            for s, e in changed_regions(inputs[i], out):
+                proposals += 1
+                correct += any(s < re_ and rs < e for rs, re_ in right)
+    wer = score(list(refs), list(outputs)).wer if refs else 0.0
+    return EntityScores(entities, recalled, recalled / max(entities, 1), proposals, correct,
+                        correct / proposals if proposals else None, errors, chars, errors / max(chars, 1), wer,
+                        len(refs))
