@@ -3,7 +3,8 @@
 Reference entities are character spans of the reference text. Each span is projected onto a
 system output (the hypothesis before correction, or the corrected text after) through a
 character alignment, widened to whole words, and compared with the reference surface under
-the shared ``default`` normalisation preset (case, punctuation):
+the shared ``hyporadise`` normalisation preset (lower-case, punctuation removed; ASR output
+does not carry the reference's case and punctuation):
 
 * **recall**: share of reference entities whose projected output span equals the surface;
 * **precision**: share of the corrector's changed word regions (input vs output) that land
@@ -121,7 +122,7 @@ def words_changed(inputs: Sequence[str], outputs: Sequence[str]) -> tuple[int, i
 
 
 def entity_scores(refs: Sequence[str], outputs: Sequence[str], spans: Sequence[Sequence[EntitySpan]],
-                  inputs: Sequence[str] | None = None, preset: str = "default") -> EntityScores:
+                  inputs: Sequence[str] | None = None, preset: str = "hyporadise") -> EntityScores:
     """Scores of ``outputs`` (with ``inputs``, the text before correction, for precision)."""
     norm = get_preset(preset).normalize
     recalled = entities = errors = chars = proposals = correct = 0
@@ -140,7 +141,7 @@ def entity_scores(refs: Sequence[str], outputs: Sequence[str], spans: Sequence[S
             for s, e in changed_regions(inputs[i], out):
                 proposals += 1
                 correct += any(s < re_ and rs < e for rs, re_ in right)
-    wer = score(list(refs), list(outputs)).wer if refs else 0.0
+    wer = score(list(refs), list(outputs), preset).wer if refs else 0.0
     return EntityScores(entities, recalled, recalled / max(entities, 1), proposals, correct,
                         correct / proposals if proposals else None, errors, chars, errors / max(chars, 1), wer,
                         len(refs))

@@ -1,0 +1,154 @@
+"""PED-NEC vs DANCER on the entity evaluation set, with catalogs of 1k / 10k / 100k entities.
+
+For each catalog size the catalog holds every entity of the evaluation groups (the true
+entities and their sound-alikes) plus a deterministic sample of the other built-in entities
+(topped up with synthetic fillers at 100k; see ``scripts/train_dancer_reranker.py``
+``universe``). Inputs are the real TTS->ASR hypotheses of ``scripts/make_entity_evalset.py``;
+entity-free ``clean`` sentences are fed as their clean text to measure harm. Latency is
+wall time per utterance of ``correct_text`` (one thread), including DANCER's embedding.
+
+    nice .venv/bin/python bench/entities_dancer.py --evalset runs/entities/evalset.jsonl
+
+Writes ``bench/results/entities_dancer.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from train_dancer_reranker import universe
+
+from emendo.correctors.entities.catalog import Catalog
+from emendo.correctors.entities.dancer import DancerCorrector
+from emendo.correctors.entities.embed import SentenceEmbedder
+from emendo.correctors.entities.pednec import PedNecCorrector
+from emendo.correctors.entities.retrieval import DenseIndex
+from emendo.correctors.entities.types import Entity
+from emendo.eval.entities import EntitySpan, entity_scores, words_changed
+
+
+def subset(entities: list[Entity], must: set[str], size: int, seed: int) -> list[int]:
+    """Row numbers of a catalog of ``size`` entities that contains every id in ``must``."""
+    rows = [i for i, e in enumerate(entities) if e.id in must]
+    rest = [i for i, e in enumerate(entities) if e.id not in must]
+    random.Random(seed).shuffle(rest)
+    return sorted(rows + rest[:max(0, size - len(rows))])
+
+
+def run(corrector: PedNecCorrector | DancerCorrector, texts: list[str]) -> tuple[list[str], list[float]]:
+    outputs, ms = [], []
+    for text in texts:
+        t = time.perf_counter()
+        out, _ = corrector.correct_text(text)
+        ms.append((time.perf_counter() - t) * 1000)
+        outputs.append(out)
+    return outputs, ms
+
+
+def evaluate(records: list[dict[str, Any]], correctors: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for kind in ("confusable", "normal"):
+        recs = [r for r in records if r["kind"] == kind]
+        refs, hyps = [r["text"] for r in recs], [r["hyp"] for r in recs]
+        spans = [[EntitySpan(s["start"], s["end"], s["surface"], s["entity_id"]) for s in r["spans"]] for r in recs]
+        result[kind] = {"n": len(recs), "asr": entity_scores(refs, hyps, spans).to_dict()}
+        for name, corrector in correctors.items():
+            outputs, ms = run(corrector, hyps)
+            result[kind][name] = {**entity_scores(refs, outputs, spans, inputs=hyps).to_dict(), **_lat(ms)}
+    clean = [r["text"] for r in records if r["kind"] == "clean"]
+    result["clean"] = {"n": len(clean)}
+    for name, corrector in correctors.items():
+        outputs, ms = run(corrector, clean)
+        changed, total = words_changed(clean, outputs)
+        result["clean"][name] = {"words_changed": changed, "words": total, "share": changed / max(total, 1),
+                                 "sentences_changed": sum(a != b for a, b in zip(clean, outputs, strict=True)),
+                                 **_lat(ms)}
+    return result
+
+
+def _lat(ms: list[float]) -> dict[str, float]:
+    return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99))} if ms else {}
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = ["# Entity correction: PED-NEC vs DANCER", "", f"Machine: {report['machine']}", "",
+             f"Evaluation set: {report['evalset']} (split {report['split']}); catalog sizes {report['sizes']}.", ""]
+    for size, res in report["results"].items():
+        lines += [f"## Catalog {size} entities (build {res['build_s']:.1f} s)", "",
+                  "| set | system | recall | precision | NE-CER | WER | p50 ms | p99 ms |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for kind in ("confusable", "normal"):
+            for name in ("asr", "pednec", "dancer"):
+                m = res[kind][name]
+                prec = "-" if m.get("precision") is None else f"{m['precision']:.3f}"
+                lat = f"{m.get('p50_ms', 0):.2f} | {m.get('p99_ms', 0):.2f}"
+                lines.append(f"| {kind} (n={res[kind]['n']}) | {name} | {m['recall']:.3f} | {prec} | "
+                             f"{m['ne_cer']:.4f} | {m['wer']:.4f} | {lat} |")
+        lines += ["", "| clean entity-free | words changed | sentences changed | p50 ms | p99 ms |",
+                  "| --- | --- | --- | --- | --- |"]
+        for name in ("pednec", "dancer"):
+            c = res["clean"][name]
+            lat = f"{c['p50_ms']:.2f} | {c['p99_ms']:.2f}"
+            lines.append(f"| {name} (n={res['clean']['n']}) | {c['words_changed']}/{c['words']} "
+                         f"({100 * c['share']:.2f}%) | {c['sentences_changed']} | {lat} |")
+        conf = res["confusable"]
+        base = conf["pednec"]["ne_cer"]
+        rel = (base - conf["dancer"]["ne_cer"]) / base if base else 0.0
+        lines += ["", f"DANCER NE-CER vs PED-NEC on the confusable set: {100 * rel:+.1f}% relative reduction.", ""]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--evalset", required=True)
+    ap.add_argument("--split", default="test", help="dev, test or all")
+    ap.add_argument("--sizes", default="1000,10000,100000")
+    ap.add_argument("--cache", default="runs/entities/cache")
+    ap.add_argument("--out", default="bench/results/entities_dancer")
+    ap.add_argument("--seed", type=int, default=3)
+    args = ap.parse_args(argv)
+    records = [json.loads(line) for line in Path(args.evalset).read_text().splitlines()]
+    records = [r for r in records if args.split == "all" or r["split"] == args.split]
+    sizes = [int(s) for s in args.sizes.split(",")]
+    entities = universe(max(sizes))
+    embedder = SentenceEmbedder()
+    matrix = DenseIndex.build(entities, embedder, cache_dir=args.cache).matrix
+    must = {eid for r in records for eid in r["group"]}
+    report: dict[str, Any] = {"evalset": args.evalset, "split": args.split, "sizes": sizes, "results": {},
+                              "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+                                         f"load average before {os.getloadavg()}"}
+    for size in sizes:
+        t = time.perf_counter()
+        rows = subset(entities, must, size, args.seed)
+        chosen = [entities[i] for i in rows]
+        catalog = Catalog()
+        for e in chosen:
+            catalog.upsert(e)
+        dense = DenseIndex(chosen, matrix[rows])
+        correctors = {"pednec": PedNecCorrector(catalog), "dancer": DancerCorrector(catalog, embedder,
+                                                                                      {"default": dense})}
+        build_s = time.perf_counter() - t
+        report["results"][str(size)] = {"build_s": build_s, **evaluate(records, correctors)}
+        print(f"catalog {size}: done", flush=True)
+    report["machine"] += f"; load average after {os.getloadavg()}"
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
+    out.with_suffix(".md").write_text(markdown(report))
+    print(markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,213 @@
+"""Train the DANCER scorer (logistic regression, numpy) on synthetic confusions from the catalog.
+
+Examples are built from the built-in catalogs, never from evaluation entities
+(``--exclude`` takes the evaluation set; every entity of its groups is left out):
+
+* an utterance about entity A made with the evaluation templates (context from A's description);
+* A's name in the "hypothesis" is replaced by a sound-alike entity's name (the homophone
+  case), by an ASR-like misspelling of A or of a sound-alike, or left as it is (keep);
+* entity-free sentences (``--clean``) add spans that must not change.
+
+Every candidate of every gated span is one row: label 1 only for the true entity on the
+span that covers the mention. The decision threshold is the smallest probability whose
+replacements on a held-out part keep precision >= ``--precision`` and change at most
+``--max-clean-change`` of the clean sentences. Writes ``reranker.json`` (weights, feature
+standardisation, threshold, data counts)::
+
+    nice .venv/bin/python scripts/train_dancer_reranker.py --exclude runs/entities/evalset_text.jsonl \\
+        --clean runs/real/speech_train.jsonl --out src/emendo/data/models/dancer/reranker.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_entity_evalset import (
+    clean_sentences,
+    confusable_groups,
+    english_entities,
+    utterance,
+)
+
+from emendo.correctors.entities.catalog import Catalog, builtin_catalog_files, read_catalog_file
+from emendo.correctors.entities.dancer import FEATURES, DancerCorrector, DancerOptions, Reranker
+from emendo.correctors.entities.embed import SentenceEmbedder
+from emendo.correctors.entities.retrieval import DenseIndex
+from emendo.correctors.entities.types import Entity
+
+_SWAPS = (("ph", "f"), ("c", "k"), ("k", "c"), ("s", "z"), ("z", "s"), ("ee", "i"), ("ou", "u"), ("th", "t"),
+          ("y", "i"), ("i", "y"), ("a", "e"), ("e", "a"), ("o", "a"), ("w", "v"), ("v", "w"), ("sh", "ch"),
+          ("ll", "l"), ("l", "ll"), ("tt", "t"), ("t", "tt"), ("gh", ""), ("h", ""), ("x", "ks"), ("qu", "kw"))
+
+
+def misspell(name: str, rng: random.Random) -> str:
+    """An ASR-like spelling of ``name``: one or two sound-preserving swaps, sometimes lowercased/split."""
+    out = name
+    for _ in range(rng.choice((1, 1, 2))):
+        options = [(a, b) for a, b in _SWAPS if a in out.lower()]
+        if not options:
+            break
+        a, b = rng.choice(options)
+        low = out.lower()
+        i = low.find(a)
+        repl = b.upper() if i == 0 and b else b
+        out = out[:i] + (repl[:1].upper() + repl[1:] if i == 0 and repl else repl) + out[i + len(a):]
+    if rng.random() < 0.15:
+        out = out.lower()
+    if rng.random() < 0.1 and len(out) > 6 and " " not in out:
+        cut = rng.randrange(3, len(out) - 2)
+        out = out[:cut] + " " + out[cut:].lower()
+    return out or name
+
+
+def filler_entities(count: int, seed: int) -> list[Entity]:
+    """Made-up organisations that bring a catalog up to a round size (benchmarks at 100k)."""
+    rng = random.Random(seed)
+    syll = ("ka", "lo", "mi", "ren", "tor", "vash", "quel", "dri", "zan", "bor", "eth", "nim", "sul", "pra")
+    kinds = ("software company", "law firm", "shipping company", "football club", "restaurant chain",
+             "brewery", "publishing house", "bank", "airline", "pharmaceutical company")
+    out = []
+    for i in range(count):
+        name = "".join(rng.choice(syll) for _ in range(rng.choice((2, 3)))).capitalize()
+        if rng.random() < 0.5:
+            name += " " + "".join(rng.choice(syll) for _ in range(2)).capitalize()
+        desc = f"{rng.choice(kinds)} founded in {rng.randrange(1850, 2024)}"
+        out.append(Entity(id=f"filler:{i}", name=name, description=desc, type="organisation", source="synthetic"))
+    return out
+
+
+def universe(size: int = 100_000, seed: int = 0) -> list[Entity]:
+    """Every built-in entity (catalog ``default``), topped up with fillers to ``size``."""
+    entities = [e for path in builtin_catalog_files() for e in read_catalog_file(path, catalog="default")]
+    return entities + filler_entities(max(0, size - len(entities)), seed)
+
+
+def make_corrector(entities: list[Entity], embedder: SentenceEmbedder, matrix: np.ndarray | None = None,
+                   cache_dir: str | None = None, reranker: Reranker | None = None,
+                   options: DancerOptions | None = None) -> DancerCorrector:
+    """A DANCER corrector over ``entities`` (rows of a precomputed ``matrix`` when given)."""
+    catalog = Catalog()
+    for e in entities:
+        catalog.upsert(e)
+    dense = (DenseIndex(entities, matrix) if matrix is not None
+             else DenseIndex.build(entities, embedder, cache_dir=cache_dir))
+    dummy = reranker or Reranker((0.0,) * len(FEATURES), 0.0, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES), {})
+    return DancerCorrector(catalog, embedder, {"default": dense}, reranker=dummy,
+                           options=options or DancerOptions())
+
+
+def examples(corrector: DancerCorrector, args: argparse.Namespace, exclude: set[str],
+             rng: random.Random) -> tuple[list[dict[str, Any]], list[str]]:
+    """Synthetic utterances (with the true entity and its span in the hypothesis) and clean sentences."""
+    english = [e for e in english_entities(builtin_catalog_files()) if e.id not in exclude]
+    groups = confusable_groups(english, 0.25, rng, args.utterances * 3)
+    rows = []
+    for i, (entity, alikes) in enumerate(groups[:args.utterances]):
+        text, start, end = utterance(entity, rng)
+        r = rng.random()
+        other = rng.choice(alikes).name
+        wrong = (other if r < 0.35 else misspell(entity.name, rng) if r < 0.7
+                 else entity.name if r < 0.85 else misspell(other, rng))
+        hyp = text[:start] + wrong + text[end:]
+        rows.append({"id": i, "hyp": hyp, "entity_id": entity.id, "start": start, "end": start + len(wrong)})
+    clean = clean_sentences(Path(args.clean), args.clean_count, rng) if args.clean else []
+    return rows, clean
+
+
+def featurise(corrector: DancerCorrector, rows: list[dict[str, Any]], clean: list[str]) -> tuple[
+        np.ndarray, np.ndarray, np.ndarray]:
+    """Feature matrix, labels and group ids (one group per utterance/span)."""
+    index = corrector.catalog.index("default")
+    dense = corrector.dense["default"]
+    assert index is not None
+    X, y, g = [], [], []
+    items = [(r["hyp"], r) for r in rows] + [(t, None) for t in clean]
+    for n, (text, row) in enumerate(items):
+        for s in corrector.score_spans(text, index, dense):
+            label = row is not None and s.entity.id == row["entity_id"] and (s.start, s.end) == (
+                row["start"], row["end"])
+            X.append(s.features)
+            y.append(float(label))
+            g.append(n * 100 + s.first * 10 + s.last)
+    return np.asarray(X, dtype=np.float64), np.asarray(y), np.asarray(g)
+
+
+def fit(X: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 3000, lr: float = 0.5) -> tuple[
+        np.ndarray, float, np.ndarray, np.ndarray]:
+    """Logistic regression by full-batch gradient descent on standardised features."""
+    mean, scale = X.mean(axis=0), X.std(axis=0) + 1e-6
+    Z = (X - mean) / scale
+    w, b = np.zeros(X.shape[1]), 0.0
+    pos_weight = max(1.0, (len(y) - y.sum()) / max(y.sum(), 1.0)) ** 0.5
+    sample_w = np.where(y > 0, pos_weight, 1.0)
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-(Z @ w + b)))
+        grad = (p - y) * sample_w
+        w -= lr * (Z.T @ grad / len(y) + l2 * w)
+        b -= lr * float(grad.mean())
+    return w, b, mean, scale
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default="src/emendo/data/models/dancer/reranker.json")
+    ap.add_argument("--exclude", help="evaluation set JSONL whose entity groups are left out of training")
+    ap.add_argument("--clean", help="entity-free sentences (text or JSONL)")
+    ap.add_argument("--clean-count", type=int, default=400)
+    ap.add_argument("--utterances", type=int, default=1500)
+    ap.add_argument("--cache", default="runs/entities/cache", help="entity embedding cache folder")
+    ap.add_argument("--catalog-size", type=int, default=100_000)
+    ap.add_argument("--precision", type=float, default=0.9)
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args(argv)
+    rng = random.Random(args.seed)
+    exclude: set[str] = set()
+    if args.exclude:
+        for line in Path(args.exclude).read_text().splitlines():
+            exclude.update(json.loads(line).get("group", []))
+    embedder = SentenceEmbedder()
+    corrector = make_corrector(universe(args.catalog_size), embedder, cache_dir=args.cache)
+    rows, clean = examples(corrector, args, exclude, rng)
+    X, y, g = featurise(corrector, rows, clean)
+    held = (g // 100) % 5 == 0
+    w, b, mean, scale = fit(X[~held], y[~held])
+    p = 1 / (1 + np.exp(-(((X - mean) / scale) @ w + b)))
+    threshold = pick_threshold(p[held], y[held], g[held], args.precision)
+    report = {"features": list(FEATURES), "weights": w.round(6).tolist(), "bias": round(b, 6),
+              "mean": mean.round(6).tolist(), "scale": scale.round(6).tolist(),
+              "meta": {"threshold": threshold, "rows": len(y), "positives": int(y.sum()), "utterances": len(rows),
+                       "clean_sentences": len(clean), "catalog_size": len(corrector.dense["default"]),
+                       "seed": args.seed, "excluded_entities": len(exclude),
+                       "command": "scripts/train_dancer_reranker.py " + " ".join(argv or sys.argv[1:])}}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1) + "\n")
+    print(json.dumps(report["meta"], indent=1))
+    return 0
+
+
+def pick_threshold(p: np.ndarray, y: np.ndarray, g: np.ndarray, precision: float) -> float:
+    """Smallest threshold whose per-span decisions (argmax candidate) reach ``precision``."""
+    best: dict[int, tuple[float, float]] = {}
+    for pi, yi, gi in zip(p, y, g, strict=True):
+        if gi not in best or pi > best[gi][0]:
+            best[int(gi)] = (float(pi), float(yi))
+    decisions = sorted(best.values(), reverse=True)
+    correct, threshold = 0.0, 0.99
+    for chosen, (prob, label) in enumerate(decisions, 1):
+        correct += label
+        if correct / chosen >= precision:
+            threshold = prob
+    return round(max(threshold, 0.5), 4)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

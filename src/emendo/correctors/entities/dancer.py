@@ -1,0 +1,244 @@
+"""DANCER-style entity correction: sound-alike candidates, chosen by context and descriptions.
+
+For every span of the hypothesis that could be a misrecognised entity (same gates as
+PED-NEC: a word the lexicon does not know, or a capitalised word inside the sentence), the
+candidates are the union of
+
+* phonetic candidates from the catalog index (names and aliases that sound alike), and
+* dense candidates: the entities whose *descriptions* are nearest to the utterance
+  (:class:`~emendo.correctors.entities.retrieval.DenseIndex`), kept when they also sound
+  close enough to the span.
+
+A small learned scorer (logistic regression trained by ``scripts/train_dancer_reranker.py``
+on synthetic confusions built from the catalog; weights in
+``emendo/data/models/dancer/reranker.json``) turns phonetic distance, the utterance/description
+cosine and their margins over the other candidates into a probability. A span that already
+names a catalog entity is scored too (its own entity is a candidate, and choosing it keeps
+the text), so a homophone of the intended entity can be replaced. A span is replaced only
+when its best candidate's probability reaches ``threshold``; otherwise the original is
+kept, which is what happens on clean, entity-free text.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emendo.correctors.entities.catalog import Catalog
+from emendo.correctors.entities.index import EntityIndex
+from emendo.correctors.entities.pednec import builtin_lexicon, tokenize
+from emendo.correctors.entities.phonetic import fold, phonetic_distance
+from emendo.correctors.entities.retrieval import DenseIndex, Embedder, FloatArray
+from emendo.correctors.entities.types import Entity
+from emendo.errors import ConfigError
+from emendo.records import Correction, Hypothesis
+
+FEATURES = ("distance", "distance_gap", "cosine", "cosine_gap", "cosine_rank0", "dense_hit", "unknown",
+            "capitalised", "words", "candidates", "identical", "span_exact")
+
+
+@dataclass(frozen=True, slots=True)
+class DancerOptions:
+    """Algorithm options of :class:`DancerCorrector`."""
+
+    max_distance: float = 0.4  # phonetic distance for a candidate at all
+    max_words: int = 3
+    min_chars: int = 4
+    phonetic_limit: int = 8
+    dense_k: int = 30  # 0 switches dense candidates off (descriptions still score the others)
+    threshold: float | None = None  # None: the threshold tuned with the reranker's weights
+    default_catalog: str = "default"
+
+    def __post_init__(self) -> None:
+        bad_threshold = self.threshold is not None and not 0 < self.threshold <= 1
+        if not 0 < self.max_distance < 1 or bad_threshold or not 1 <= self.max_words <= 8:
+            raise ConfigError("need 0 < max_distance < 1, 0 < threshold <= 1, 1 <= max_words <= 8")
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """One (span, candidate) pair with its features and probability."""
+
+    first: int  # token indexes
+    last: int
+    start: int  # character offsets
+    end: int
+    entity: Entity
+    surface: str
+    features: tuple[float, ...]
+    probability: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Reranker:
+    """Logistic regression over :data:`FEATURES` (standardised with ``mean``/``scale``)."""
+
+    weights: tuple[float, ...]
+    bias: float
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    meta: dict[str, Any]
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> Reranker:
+        """Read weights written by the training script (default: the bundled ones)."""
+        src = Path(path) if path else Path(str(resources.files("emendo").joinpath(
+            "data/models/dancer/reranker.json")))
+        if not src.is_file():
+            raise ConfigError(f"{src}: no reranker weights; run scripts/train_dancer_reranker.py")
+        data = json.loads(src.read_text())
+        if tuple(data["features"]) != FEATURES:
+            raise ConfigError(f"{src}: trained on features {data['features']}, this code has {FEATURES}")
+        return cls(tuple(data["weights"]), float(data["bias"]), tuple(data["mean"]), tuple(data["scale"]),
+                   data.get("meta", {}))
+
+    def probability(self, features: Sequence[float]) -> float:
+        z = self.bias + sum(w * (x - m) / s for w, x, m, s in
+                            zip(self.weights, features, self.mean, self.scale, strict=True))
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+class DancerCorrector:
+    """Description-augmented entity correction over one :class:`Catalog`; a Corrector."""
+
+    name = "dancer"
+    version = "1"
+
+    def __init__(self, catalog: Catalog, embedder: Embedder, dense: dict[str, DenseIndex], *,
+                 reranker: Reranker | None = None, options: DancerOptions = DancerOptions(),
+                 lexicon: Collection[str] | None = None) -> None:
+        self.catalog = catalog
+        self.embedder = embedder
+        self.dense = dense  # catalog name -> dense index over that catalog's entities
+        self.reranker = reranker or Reranker.load()
+        self.options = options
+        self.lexicon = builtin_lexicon() if lexicon is None else lexicon
+        tuned = float(self.reranker.meta.get("threshold", 0.5))
+        self.threshold = options.threshold if options.threshold is not None else tuned
+
+    def correct(self, batch: Sequence[Hypothesis]) -> list[Correction]:
+        out = []
+        for hyp in batch:
+            text, chosen = self.correct_text(hyp.text, hyp.entities)
+            confidence = 1.0
+            for s in chosen:
+                confidence *= s.probability
+            out.append(Correction(hyp, text, confidence=confidence))
+        return out
+
+    def correct_text(self, text: str, catalog: str | None = None) -> tuple[str, list[Scored]]:
+        """The corrected text and the replacements made (in text order)."""
+        name = catalog if catalog is not None and catalog in self.catalog else self.options.default_catalog
+        index = self.catalog.index(name)
+        if index is None or not len(index):
+            return text, []
+        scored = self.score_spans(text, index, self.dense.get(name))
+        chosen = [s for s in self._choose([s for s in scored if s.probability >= self.threshold])
+                  if s.surface != text[s.start:s.end]]
+        pieces, cursor = [], 0
+        for s in chosen:
+            pieces += [text[cursor:s.start], s.surface]
+            cursor = s.end
+        pieces.append(text[cursor:])
+        return "".join(pieces), chosen
+
+    def score_spans(self, text: str, index: EntityIndex, dense: DenseIndex | None) -> list[Scored]:
+        """Every gated span's candidates with features and probabilities (the scorer's input)."""
+        spans = self._spans(text, index)
+        if not spans:
+            return []
+        query = self.embedder.embed([text])[0]
+        dense_hits: list[tuple[Entity, float]] = []
+        if dense is not None and self.options.dense_k > 0:
+            dense_hits = dense.search(query, self.options.dense_k)
+        out: list[Scored] = []
+        for first, last, start, end, unknown, capitalised in spans:
+            out += self._span_candidates(text, first, last, start, end, unknown, capitalised, index, dense,
+                                         dense_hits, query)
+        return out
+
+    # ------------------------------------------------------------ internals
+
+    def _spans(self, text: str, index: EntityIndex) -> list[tuple[int, int, int, int, bool, bool]]:
+        tokens = tokenize(text)
+        out = []
+        protected: list[tuple[int, int]] = []
+        for first in range(len(tokens)):
+            for last in range(first, min(first + self.options.max_words, len(tokens))):
+                if last > first and (tokens[last - 1].trail or tokens[last].lead):
+                    break
+                start, end = tokens[first].start, tokens[last].end
+                span = text[start:end]
+                if index.exact(span):
+                    protected.append((first, last))
+                if len(fold(span)) < self.options.min_chars:
+                    continue
+                words = tokens[first:last + 1]
+                unknown = any(not self._known(t.text) for t in words)
+                capitalised = any(t.text[:1].isupper() and not t.sentence_start for t in words)
+                if unknown or capitalised:
+                    out.append((first, last, start, end, unknown, capitalised))
+        # a span that names a catalog entity is a unit: spans inside it or around it are left alone
+        return [s for s in out if not any((a, b) != (s[0], s[1]) and (a <= s[0] and s[1] <= b or
+                                                                   s[0] <= a and b <= s[1]) for a, b in protected)]
+
+    def _span_candidates(self, text: str, first: int, last: int, start: int, end: int, unknown: bool,
+                         capitalised: bool, index: EntityIndex, dense: DenseIndex | None,
+                         dense_hits: list[tuple[Entity, float]], query: FloatArray) -> list[Scored]:
+        opts = self.options
+        span = text[start:end]
+        found: dict[str, tuple[Entity, str, float]] = {}
+        for c in index.candidates(span, opts.phonetic_limit, opts.max_distance):
+            found[c.entity.id] = (c.entity, c.surface, c.distance)
+        dense_ids = set()
+        for entity, _cos in dense_hits:
+            dense_ids.add(entity.id)
+            if entity.id in found:
+                continue
+            surface, distance = min(((s, phonetic_distance(span, s)) for s in entity.surface_forms),
+                                    key=lambda p: p[1])
+            if distance <= opts.max_distance:
+                found[entity.id] = (entity, surface, distance)
+        if not found:
+            return []
+        ids = list(found)
+        cosines = (dense.similarity(query, ids) if dense is not None
+                   else self.embedder.embed([f"{found[i][1]}: {found[i][0].description}" for i in ids]) @ query)
+        cos = np.asarray(cosines, dtype=np.float32)
+        dist = np.asarray([found[i][2] for i in ids], dtype=np.float32)
+        folded = fold(span)
+        identical = np.asarray([fold(found[i][1]) == folded for i in ids], dtype=np.float32)
+        out = []
+        for j, eid in enumerate(ids):
+            others_cos = np.delete(cos, j)
+            others_dist = np.delete(dist, j)
+            features = (float(dist[j]), float(dist[j] - (others_dist.min() if len(others_dist) else 1.0)),
+                        float(cos[j]), float(cos[j] - (others_cos.max() if len(others_cos) else 0.0)),
+                        float(cos[j] >= cos.max()), float(eid in dense_ids), float(unknown),
+                        float(capitalised), float(last - first + 1), float(math.log(len(ids))),
+                        float(identical[j]), float(identical.max()))
+            entity, surface, _ = found[eid]
+            out.append(Scored(first, last, start, end, entity, surface, features,
+                              self.reranker.probability(features)))
+        return out
+
+    @staticmethod
+    def _choose(scored: list[Scored]) -> list[Scored]:
+        taken: list[Scored] = []
+        for s in sorted(scored, key=lambda s: (-s.probability, s.first - s.last, s.first)):
+            if not any(s.first <= t.last and t.first <= s.last for t in taken):
+                taken.append(s)
+        return sorted(taken, key=lambda s: s.first)
+
+    def _known(self, word: str) -> bool:
+        lower = word.lower().replace("ё", "е")
+        if lower in self.lexicon or (lower.endswith("'s") and lower[:-2] in self.lexicon):
+            return True
+        return len(fold(word)) <= 2 or not any(ch.isalpha() for ch in word)

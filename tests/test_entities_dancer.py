@@ -1,0 +1,160 @@
+"""DANCER entity correction: embedder, dense retrieval, scorer, metrics (fast; no ../shared data)."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emendo.correctors.base import Corrector
+from emendo.correctors.entities.catalog import Catalog
+from emendo.correctors.entities.dancer import FEATURES, DancerCorrector, DancerOptions, Reranker
+from emendo.correctors.entities.embed import SentenceEmbedder, default_model_dir
+from emendo.correctors.entities.retrieval import DenseIndex, catalog_hash, entity_text
+from emendo.correctors.entities.types import Entity
+from emendo.eval.entities import EntitySpan, entity_scores, levenshtein, project, words_changed
+from emendo.records import Hypothesis
+
+
+class BagOfWords:
+    """A deterministic stand-in embedder: hashed lowercase words, L2-normalised."""
+
+    fingerprint = "bow-1"
+    dim = 64
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        self.calls += 1
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in text.lower().replace(",", " ").replace(":", " ").replace(".", " ").split():
+                if len(word) > 3:
+                    out[i, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1.0
+            out[i] /= max(float(np.linalg.norm(out[i])), 1e-9)
+        return out
+
+
+ENTITIES = [
+    Entity("p:1", "Stein", description="German composer of church music and organ works"),
+    Entity("p:2", "Stine", description="American novelist who wrote horror books for children"),
+    Entity("c:1", "Marseille", description="port city in southern France on the Mediterranean", type="place"),
+    Entity("c:2", "Marsala", description="town in Sicily famous for its fortified wine", type="place"),
+]
+LEXICON = frozenset("i was reading about the a his new book for children and on in of wine we drank "
+                    "from sailed to port city cat sat mat yesterday very good".split())
+# Hand-set weights: close in sound, and clearly the best description for the context.
+WEIGHTS = {"distance": -6.0, "cosine": 4.0, "cosine_gap": 8.0, "identical": -1.0}
+
+
+def reranker() -> Reranker:
+    weights = tuple(WEIGHTS.get(f, 0.0) for f in FEATURES)
+    return Reranker(weights, 0.0, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES), {"threshold": 0.6})
+
+
+def dancer(options: DancerOptions | None = None) -> DancerCorrector:
+    catalog = Catalog()
+    for e in ENTITIES:
+        catalog.upsert(e)
+    embedder = BagOfWords()
+    dense = DenseIndex.build(ENTITIES, embedder)
+    return DancerCorrector(catalog, embedder, {"default": dense}, reranker=reranker(),
+                           options=options or DancerOptions(), lexicon=LEXICON)
+
+
+def test_serving_modules_never_import_torch() -> None:
+    code = ("import sys, emendo.correctors.entities.embed, emendo.correctors.entities.retrieval, "
+            "emendo.correctors.entities.dancer, emendo.eval.entities; "
+            "bad = [m for m in ('torch', 'transformers') if m in sys.modules]; assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.skipif(not (default_model_dir() / "model.int8.onnx").is_file(), reason="bundled MiniLM missing")
+def test_bundled_embedder_gives_unit_vectors_that_rank_paraphrases_first() -> None:
+    emb = SentenceEmbedder()
+    v = emb.embed(["Mozart was an Austrian composer", "an Austrian composer of the classical period",
+                   "a port city in southern France"])
+    assert v.shape == (3, 384) and v.dtype == np.float32
+    assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)
+    assert v[0] @ v[1] > v[0] @ v[2] + 0.3
+
+
+def test_dense_search_ranks_by_description() -> None:
+    index = DenseIndex.build(ENTITIES, BagOfWords())
+    query = BagOfWords().embed(["we drank fortified wine in sicily"])[0]
+    hits = index.search(query, k=2)
+    assert hits[0][0].id == "c:2" and hits[0][1] >= hits[1][1]
+    assert index.similarity(query, ["c:2", "nope"])[1] == 0.0
+
+
+def test_dense_inverted_file_finds_an_exact_row() -> None:
+    rng = np.random.default_rng(0)
+    matrix = rng.normal(size=(3000, 32)).astype(np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    entities = [Entity(f"e:{i}", f"name {i}") for i in range(3000)]
+    index = DenseIndex(entities, matrix, exact_limit=1000, nprobe=4)
+    for row in (5, 1234, 2999):
+        assert index.search(matrix[row], k=1)[0][0].id == f"e:{row}"
+
+
+def test_dense_cache_round_trip(tmp_path: Path) -> None:
+    embedder = BagOfWords()
+    first = DenseIndex.build(ENTITIES, embedder, cache_dir=tmp_path)
+    second = DenseIndex.build(ENTITIES, embedder, cache_dir=tmp_path)
+    assert embedder.calls == 1 and np.array_equal(first.matrix, second.matrix)
+    assert (tmp_path / f"entities-{catalog_hash(ENTITIES, 'bow-1')}.npy").is_file()
+    assert catalog_hash(ENTITIES[:2], "bow-1") != catalog_hash(ENTITIES, "bow-1")
+    assert entity_text(ENTITIES[0]).startswith("Stein: German composer")
+
+
+def test_context_picks_the_right_homophone() -> None:
+    corrector = dancer()
+    assert isinstance(corrector, Corrector)
+    text, chosen = corrector.correct_text("I was reading about Stien and his new horror book for children.")
+    assert "Stine" in text and chosen[0].entity.id == "p:2"
+    text, _ = corrector.correct_text("I was reading about Stien, the German composer of organ works.")
+    assert "Stein" in text
+
+
+def test_a_homophone_that_is_itself_an_entity_can_be_replaced_and_the_right_one_is_kept() -> None:
+    corrector = dancer()
+    assert corrector.correct_text("We sailed to Marsala, the port city in southern France.")[0].count("Marseille")
+    kept = "We drank wine in Marsala, the town in Sicily famous for fortified wine."
+    assert corrector.correct_text(kept)[0] == kept
+
+
+def test_clean_text_and_low_confidence_stay_unchanged() -> None:
+    corrector = dancer()
+    clean = "The cat sat on the mat yesterday, very good."
+    assert corrector.correct([Hypothesis("1", clean)])[0].corrected == clean
+    strict = dancer(DancerOptions(threshold=0.9999))
+    text = "I was reading about Stien yesterday."
+    assert strict.correct_text(text)[0] == text
+
+
+def test_bundled_reranker_matches_the_feature_list() -> None:
+    path = Path(str(default_model_dir().parent / "dancer" / "reranker.json"))
+    if not path.is_file():
+        pytest.skip("no trained reranker bundled")
+    model = Reranker.load(path)
+    assert len(model.weights) == len(FEATURES) and 0 < model.meta["threshold"] <= 1
+
+
+def test_entity_metrics_golden() -> None:
+    ref = "I was reading about Mozart, the Austrian composer."
+    hyp = "I was reading about Motzart the Austrian composer."
+    out = "I was reading about Mozart the Austrian composer."
+    assert hyp[slice(*project(ref, hyp, 20, 26))] == "Motzart"
+    span = [[EntitySpan(20, 26, "Mozart")]]
+    before = entity_scores([ref], [hyp], span)
+    after = entity_scores([ref], [out], span, inputs=[hyp])
+    assert before.recall == 0.0 and before.ne_cer == pytest.approx(1 / 6)
+    assert after.recall == 1.0 and after.ne_cer == 0.0 and after.precision == 1.0 and after.wer < before.wer
+    assert levenshtein("kitten", "sitting") == 3
+    assert words_changed(["a b c d"], ["a x c d"]) == (1, 4)
