@@ -47,8 +47,9 @@ ENTITIES = [
     Entity("c:1", "Marseille", description="port city in southern France on the Mediterranean", type="place"),
     Entity("c:2", "Marsala", description="town in Sicily famous for its fortified wine", type="place"),
 ]
-LEXICON = frozenset("i was reading about the a his new book for children and on in of wine we drank "
-                    "from sailed to port city cat sat mat yesterday very good".split())
+_WORDS = ("i was reading about the a his new book for children and on in of wine we drank "
+          "from sailed to port city cat sat mat yesterday very good")
+LEXICON = frozenset(_WORDS.split())
 # Hand-set weights: close in sound, and clearly the best description for the context.
 WEIGHTS = {"distance": -6.0, "cosine": 4.0, "cosine_gap": 8.0, "identical": -1.0}
 

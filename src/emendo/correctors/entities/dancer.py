@@ -186,8 +186,7 @@ class DancerCorrector:
                 if unknown or capitalised:
                     out.append((first, last, start, end, unknown, capitalised))
         # a span that names a catalog entity is a unit: spans inside it or around it are left alone
-        return [s for s in out if not any((a, b) != (s[0], s[1]) and (a <= s[0] and s[1] <= b or
-                                                                   s[0] <= a and b <= s[1]) for a, b in protected)]
+        return [s for s in out if not any(_nested((a, b), (s[0], s[1])) for a, b in protected)]
 
     def _span_candidates(self, text: str, first: int, last: int, start: int, end: int, unknown: bool,
                          capitalised: bool, index: EntityIndex, dense: DenseIndex | None,
@@ -242,3 +241,8 @@ class DancerCorrector:
         if lower in self.lexicon or (lower.endswith("'s") and lower[:-2] in self.lexicon):
             return True
         return len(fold(word)) <= 2 or not any(ch.isalpha() for ch in word)
+
+
+def _nested(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Two different token ranges, one inside the other."""
+    return a != b and ((a[0] <= b[0] and b[1] <= a[1]) or (b[0] <= a[0] and a[1] <= b[1]))
