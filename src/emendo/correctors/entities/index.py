@@ -81,6 +81,12 @@ def _discard(table: dict[str, list[str]], key: str, value: str) -> bool:
     return False
 
 
+def _words(surface: str) -> list[str]:
+    """The folded words of a multi-word surface form (none for a single word)."""
+    words = [fold(w) for w in surface.replace("-", " ").split()]
+    return [w for w in words if w] if len(words) > 1 else []
+
+
 class EntityIndex:
     """Surface forms of one catalog's entities, searchable by sound and spelling."""
 
@@ -91,6 +97,7 @@ class EntityIndex:
         self._by_stem: dict[str, list[str]] = {}  # Russian stem of a Cyrillic surface -> folded surfaces
         self._by_key: dict[str, list[str]] = {}  # phonetic key -> folded surfaces
         self._by_deletion: dict[str, list[str]] = {}  # deletion variant of an index key -> phonetic keys
+        self._name_words: dict[str, int] = {}  # folded word of a multi-word surface -> how many surfaces
 
     # ------------------------------------------------------------ updates
 
@@ -110,6 +117,8 @@ class EntityIndex:
                     self._file_key(key, folded)
                 if is_cyrillic(folded):
                     _add(self._by_stem, russian_stem(surface), folded)
+                for word in _words(surface):
+                    self._name_words[word] = self._name_words.get(word, 0) + 1
             if all(eid != entity.id for eid, _ in owners):
                 owners.append((entity.id, surface))
 
@@ -132,6 +141,11 @@ class EntityIndex:
                             _discard(self._by_deletion, variant, key)
                 if is_cyrillic(folded):
                     _discard(self._by_stem, russian_stem(surface), folded)
+                for word in _words(surface):
+                    if self._name_words.get(word, 0) <= 1:
+                        self._name_words.pop(word, None)
+                    else:
+                        self._name_words[word] -= 1
         return entity
 
     def _file_key(self, key: str, folded: str) -> None:
@@ -168,6 +182,10 @@ class EntityIndex:
                 if other != folded:
                     owners += self._by_fold.get(other, ())
         return [(self._entities[eid], surface) for eid, surface in owners]
+
+    def is_name_word(self, word: str) -> bool:
+        """Whether ``word`` (folded) is one word of a multi-word surface form (``"Emma"`` of ``"Emma Goldman"``)."""
+        return fold(word) in self._name_words
 
     def candidate_keys(self, text: str) -> set[str]:
         """Stored phonetic keys whose index keys lie in the deletion neighbourhood of ``text``'s."""

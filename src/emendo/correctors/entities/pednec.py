@@ -10,7 +10,8 @@ Clean text must come through untouched, so the corrector is conservative:
 
 * a span that already equals a surface form of the catalog (ignoring case, accents and
   spaces; for Russian, also an inflected form of it) is left alone, and so is every span
-  inside it;
+  inside it; a single word that is part of a catalog name (``Emma`` of ``Emma Goldman``)
+  counts as such a span;
 * in a span of several words, every common lowercase word must reappear in the entity's
   name (``new yorke`` -> ``New York``, never ``and Londen`` -> ``East London``);
 * a span needs a word that the lexicon (common words of the language, shipped in
@@ -40,6 +41,7 @@ _TOKEN = re.compile(r"\S+")
 _EDGE_PUNCT = "\"'“”‘’«»()[]{}<>.,;:!?…—–-*/\\"
 _SENTENCE_END = (".", "!", "?", "…")
 _POSSESSIVE = ("'s", "’s")
+_INNER_PUNCT = re.compile(r"[^\w'’-]|--")  # "was:--he", "date(1": not a name
 LEXICON_LANGS = ("en", "ru")
 
 
@@ -47,8 +49,8 @@ LEXICON_LANGS = ("en", "ru")
 class PedNecOptions:
     """Algorithm options of :class:`PedNecCorrector` (frozen: part of the corrector's identity)."""
 
-    max_distance: float = 0.2  # spans with a word the lexicon does not know
-    max_distance_known: float = 0.1  # spans of known words only (capitalised ones)
+    max_distance: float = 0.15  # spans with a word the lexicon does not know
+    max_distance_known: float = 0.05  # spans of known words only (capitalised ones)
     max_words: int = 4
     min_chars: int = 4  # folded span length
     min_margin: float = 0.02  # best vs next different surface form
@@ -169,7 +171,7 @@ class PedNecCorrector:
                 if last > first and (tokens[last - 1].trail or tokens[last].lead):
                     break  # punctuation inside the span
                 span = text[tokens[first].start:tokens[last].end]
-                if index.exact(span):
+                if index.exact(span) or (first == last and index.is_name_word(span)):
                     protected.append((first, last))
                     continue
                 proposal = self._propose(tokens[first:last + 1], first, span, index)
@@ -186,7 +188,7 @@ class PedNecCorrector:
 
     def _propose(self, tokens: list[_Token], first: int, span: str, index: EntityIndex) -> Replacement | None:
         opts = self.options
-        if len(fold(span)) < opts.min_chars:
+        if len(fold(span)) < opts.min_chars or any(_INNER_PUNCT.search(t.text) for t in tokens):
             return None
         unknown = any(not self._known(t.text) for t in tokens)
         if not unknown and not any(t.text[:1].isupper() and not t.sentence_start for t in tokens):
