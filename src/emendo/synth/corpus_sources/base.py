@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fnmatch
 import gzip
+import subprocess
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +48,24 @@ def deb(pkg: str, probe: str, cache: Path) -> tuple[Path, str]:
     if not (root / probe.lstrip("/")).exists():
         raise CorpusError(f"{pkg} {version}: {probe} missing")
     return root, version
+
+
+def owned(pkg: str, root: Path, paths: Iterable[Path]) -> list[Path]:
+    """``paths`` that belong to ``pkg``: all of them in an unpacked package, only the package's own files
+    (``dpkg-query -L``) when ``root`` is the installed system."""
+    if root != Path("/"):
+        return sorted(paths)
+    files = set(subprocess.run(["dpkg-query", "-L", pkg], capture_output=True, text=True,
+                               check=False).stdout.splitlines())
+    return sorted(p for p in paths if str(p) in files)
+
+
+def package_glob(pkg: str, root: Path, pattern: str) -> list[Path]:
+    """Files of ``pkg`` matching ``pattern`` (relative to the root, ``*`` crosses directories)."""
+    if root != Path("/"):
+        return sorted(p for p in root.glob(pattern) if p.is_file())
+    listed = subprocess.run(["dpkg-query", "-L", pkg], capture_output=True, text=True, check=False).stdout
+    return sorted(Path(f) for f in listed.splitlines() if fnmatch.fnmatch(f.lstrip("/"), pattern) and Path(f).is_file())
 
 
 def chunked(source: str, paragraphs: Iterable[str], size: int) -> Iterator[Document]:

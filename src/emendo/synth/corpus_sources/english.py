@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from emendo.synth.corpus import CorpusError
-from emendo.synth.corpus_sources.base import Document, Source, SourceData, chunked, deb, read_text
+from emendo.synth.corpus_sources.base import Document, Source, SourceData, chunked, deb, owned, read_text
 from emendo.synth.corpus_sources.text import (
     html_paragraphs,
     paragraphs,
@@ -93,6 +93,15 @@ WORDNET_DIR = "/usr/share/wordnet"
 _EXAMPLE = re.compile(r'"([^"]+)"')
 
 
+def sentence_case(example: str) -> str:
+    """A WordNet example as a sentence: first letter capitalised, a full stop added when it has no end mark."""
+    example = example.strip()
+    if not example:
+        return example
+    example = example[0].upper() + example[1:]
+    return example if example[-1] in ".!?\"'" else example + "."
+
+
 def read_wordnet(cache: Path) -> SourceData:
     root, version = deb("wordnet-base", f"{WORDNET_DIR}/data.noun", cache)
 
@@ -102,7 +111,7 @@ def read_wordnet(cache: Path) -> SourceData:
                 for line in fh:
                     if line.startswith("  ") or "|" not in line:
                         continue
-                    examples = _EXAMPLE.findall(line.split("|", 1)[1])
+                    examples = [sentence_case(e) for e in _EXAMPLE.findall(line.split("|", 1)[1])]
                     if examples:
                         yield Document(f"wordnet:{pos}:{line.split()[0]}", tuple(examples))
 
@@ -156,8 +165,9 @@ FORTUNES = "/usr/share/games/fortunes"
 
 def read_fortunes(cache: Path) -> SourceData:
     roots = [deb("fortunes", f"{FORTUNES}/science", cache), deb("fortunes-min", f"{FORTUNES}/fortunes", cache)]
-    files = sorted(p for root, _ in roots for p in (root / FORTUNES.lstrip("/")).iterdir()
-                   if p.is_file() and not p.is_symlink() and not p.suffix)
+    files = [p for pkg, (root, _) in zip(("fortunes", "fortunes-min"), roots, strict=True)
+             for p in owned(pkg, root, (root / FORTUNES.lstrip("/")).iterdir())
+             if p.is_file() and not p.is_symlink() and not p.suffix]
 
     def gen() -> Iterator[Document]:
         for path in files:
@@ -172,7 +182,8 @@ def read_fortunes(cache: Path) -> SourceData:
 def read_manpages(cache: Path) -> SourceData:
     roots = [deb("manpages", "/usr/share/man/man7/signal.7.gz", cache),
              deb("manpages-dev", "/usr/share/man/man2/open.2.gz", cache)]
-    pages = sorted(p for root, _ in roots for p in (root / "usr/share/man").glob("man*/*.gz") if not p.is_symlink())
+    pages = [p for pkg, (root, _) in zip(("manpages", "manpages-dev"), roots, strict=True)
+             for p in owned(pkg, root, (root / "usr/share/man").glob("man*/*.gz")) if not p.is_symlink()]
 
     def gen() -> Iterator[Document]:
         for page in pages:
@@ -193,7 +204,7 @@ def rst_reader(name: str, pkg: str, top: str, probe: str,
                licence_from_spdx: bool = False) -> Callable[[Path], SourceData]:
     def read(cache: Path) -> SourceData:
         root, version = deb(pkg, probe, cache)
-        files = sorted((root / top.lstrip("/")).rglob("*.rst.txt"))
+        files = owned(pkg, root, (root / top.lstrip("/")).rglob("*.rst.txt"))
 
         def gen() -> Iterator[Document]:
             for path in files:
@@ -211,7 +222,7 @@ def html_reader(name: str, pkg: str, top: str, pattern: str, probe: str) -> Call
     def read(cache: Path) -> SourceData:
         root, version = deb(pkg, probe, cache)
         base = root / top.lstrip("/")
-        files = sorted(p for p in base.glob(pattern) if p.is_file() and not p.is_symlink())
+        files = [p for p in owned(pkg, root, base.glob(pattern)) if p.is_file() and not p.is_symlink()]
 
         def gen() -> Iterator[Document]:
             for path in files:
@@ -222,6 +233,9 @@ def html_reader(name: str, pkg: str, top: str, pattern: str, probe: str) -> Call
 
 
 HANDBOOK = "/usr/share/doc/debian-handbook/html"
+PGDOC = "/usr/share/doc/postgresql-doc-15/html"
+SQLITEDOC = "/usr/share/doc/sqlite3"
+GITDOC = "/usr/share/doc/git-doc"
 
 ENGLISH: tuple[Source, ...] = (
     Source("austen", "en", "public domain (Jane Austen, 1811-1817); R package janeaustenr: MIT",
@@ -231,7 +245,7 @@ ENGLISH: tuple[Source, ...] = (
     Source("kjv", "en", "public domain (King James Version, 1611/1769; Crown patent in the UK only)",
            "King James Bible, verse text (bible-kjv-text, read with bible-kjv's `bible`)", read_kjv),
     Source("wordnet", "en", "WordNet 3.0 licence (Princeton; permissive, BSD-style, attribution)",
-           "WordNet 3.0 usage examples (wordnet-base)", read_wordnet),
+           "WordNet 3.0 usage examples, sentence-cased (wordnet-base)", read_wordnet),
     Source("gcide", "en", "GPL-3+ (GCIDE, GNU Collaborative International Dictionary of English; based on the "
            "public-domain Webster's Revised Unabridged Dictionary, 1913)",
            "GCIDE definitions and quotations (dict-gcide)", read_gcide),
@@ -251,4 +265,11 @@ ENGLISH: tuple[Source, ...] = (
     Source("handbook", "en", "GPL-2.0+ or CC-BY-SA-3.0 (The Debian Administrator's Handbook)",
            "The Debian Administrator's Handbook, en-US (debian-handbook)",
            html_reader("handbook", "debian-handbook", f"{HANDBOOK}/en-US", "*.html", f"{HANDBOOK}/en-US/index.html")),
+    Source("pgdoc", "en", "PostgreSQL Licence (permissive, BSD/MIT-style; PostgreSQL Global Development Group)",
+           "PostgreSQL 15 documentation (postgresql-doc-15)",
+           html_reader("pgdoc", "postgresql-doc-15", PGDOC, "*.html", f"{PGDOC}/index.html")),
+    Source("sqlitedoc", "en", "public domain (SQLite documentation)", "SQLite 3 documentation (sqlite3-doc)",
+           html_reader("sqlitedoc", "sqlite3-doc", SQLITEDOC, "**/*.html", f"{SQLITEDOC}/index.html")),
+    Source("gitdoc", "en", "GPL-2 (Git documentation)", "Git manuals and guides (git-doc)",
+           html_reader("gitdoc", "git-doc", GITDOC, "*.html", f"{GITDOC}/git.html")),
 )

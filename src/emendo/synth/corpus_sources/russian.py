@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from emendo.synth.corpus import CorpusError
-from emendo.synth.corpus_sources.base import Document, Source, SourceData, deb, read_text
+from emendo.synth.corpus_sources.base import Document, Source, SourceData, deb, package_glob, read_text
 from emendo.synth.corpus_sources.english import html_reader
 from emendo.synth.corpus_sources.text import mo_messages, troff_paragraphs
 
@@ -129,9 +129,18 @@ def read_manpages_ru(cache: Path) -> SourceData:
     return SourceData(gen(), {"manpages-ru": version})
 
 
-MO_PACKAGES = {  # package -> (.mo files under /usr/share/locale/ru/LC_MESSAGES, licence of the translations)
-    "libc-l10n": (("libc.mo",), "LGPL-2.1+ (GNU C Library translations)"),
-    "gcc-12-locales": (("gcc-12.mo", "cpplib-12.mo"), "GPL-3+ (GCC translations)"),
+MO_PACKAGES = {  # package -> licence of its translations; every ru/LC_MESSAGES/*.mo of the package is read
+    "libc-l10n": "LGPL-2.1+ (GNU C Library translations)",
+    "gcc-12-locales": "GPL-3+ (GCC translations)",
+    "libreoffice-l10n-ru": "MPL-2.0 (LibreOffice UI translations)",
+    "inkscape": "GPL-2+ (Inkscape translations)",
+    "mc-data": "GPL-3+ (GNU Midnight Commander translations)",
+    "coreutils": "GPL-3+ (GNU coreutils translations)",
+    "apt": "GPL-2+ (APT translations)",
+    "dpkg": "GPL-2+ (dpkg translations)",
+    "tar": "GPL-3+ (GNU tar translations)",
+    "grep": "GPL-3+ (GNU grep translations)",
+    "util-linux-locales": "GPL-2+ (util-linux translations)",
 }
 MO_CHUNK = 50
 _PRINTF = re.compile(r"%[-+ #0-9.*']*[a-zA-Z]|%<|%>|%q")
@@ -139,14 +148,16 @@ _PRINTF = re.compile(r"%[-+ #0-9.*']*[a-zA-Z]|%<|%>|%q")
 
 def read_gettext_ru(cache: Path) -> SourceData:
     versions: dict[str, str] = {}
-    catalogues: list[tuple[str, Path, str]] = []
-    for pkg, (names, licence) in MO_PACKAGES.items():
-        base = "/usr/share/locale/ru/LC_MESSAGES"
-        root, versions[pkg] = deb(pkg, f"{base}/{names[0]}", cache)
-        catalogues += [(pkg, root / base.lstrip("/") / n, licence) for n in names]
+    catalogues: list[tuple[Path, str]] = []
+    for pkg, licence in MO_PACKAGES.items():
+        root, versions[pkg] = deb(pkg, "/usr", cache)
+        found = package_glob(pkg, root, "usr/**/ru/LC_MESSAGES/*.mo")
+        catalogues += [(p, licence) for p in found]
+    if not catalogues:
+        raise CorpusError("no Russian .mo catalogues found")
 
     def gen() -> Iterator[Document]:
-        for _pkg, path, licence in catalogues:
+        for path, licence in catalogues:
             texts = [s.replace("\n", " ") for _, s in mo_messages(path) if not _PRINTF.search(s)]
             for k in range(0, len(texts), MO_CHUNK):
                 yield Document(f"gettext:{path.name}:{k // MO_CHUNK}", tuple(texts[k:k + MO_CHUNK]), licence)
@@ -174,7 +185,7 @@ RUSSIAN: tuple[Source, ...] = (
     Source("manpages-ru", "ru", "GPL-3+ (manpages-ru translations)", "Russian man pages prose (manpages-ru)",
            read_manpages_ru),
     Source("gettext-ru", "ru", "per catalogue (see document licence)",
-           "Russian message translations of GNU libc and GCC (.mo catalogues)", read_gettext_ru),
+           "Russian message translations (.mo catalogues) of " + ", ".join(MO_PACKAGES), read_gettext_ru),
     Source("libreoffice-help-ru", "ru", "MPL-2.0 (LibreOffice help)", "LibreOffice 7.4 help pages, Russian",
            html_reader("libreoffice-help-ru", "libreoffice-help-ru", f"{LO_HELP}/text", "**/*.html",
                        f"{LO_HELP}/text/shared/main0108.html")),
