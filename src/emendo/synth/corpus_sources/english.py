@@ -236,6 +236,9 @@ HANDBOOK = "/usr/share/doc/debian-handbook/html"
 PGDOC = "/usr/share/doc/postgresql-doc-15/html"
 SQLITEDOC = "/usr/share/doc/sqlite3"
 GITDOC = "/usr/share/doc/git-doc"
+DJANGODOC = "/usr/share/doc/python-django-doc/html"
+SQLADOC = "/usr/share/doc/python-sqlalchemy-doc/html"
+OCTAVEDOC = "/usr/share/doc/octave/octave.html"
 
 ENGLISH: tuple[Source, ...] = (
     Source("austen", "en", "public domain (Jane Austen, 1811-1817); R package janeaustenr: MIT",
@@ -272,4 +275,11 @@ ENGLISH: tuple[Source, ...] = (
            html_reader("sqlitedoc", "sqlite3-doc", SQLITEDOC, "**/*.html", f"{SQLITEDOC}/index.html")),
     Source("gitdoc", "en", "GPL-2 (Git documentation)", "Git manuals and guides (git-doc)",
            html_reader("gitdoc", "git-doc", GITDOC, "*.html", f"{GITDOC}/git.html")),
+    Source("djangodoc", "en", "BSD-3-Clause (Django documentation)", "Django documentation (python-django-doc)",
+           html_reader("djangodoc", "python-django-doc", DJANGODOC, "**/*.html", f"{DJANGODOC}/index.html")),
+    Source("sqlalchemydoc", "en", "Expat (MIT; SQLAlchemy documentation)", "SQLAlchemy documentation "
+           "(python-sqlalchemy-doc)", html_reader("sqlalchemydoc", "python-sqlalchemy-doc", SQLADOC, "**/*.html",
+                                                   f"{SQLADOC}/index.html")),
+    Source("octavedoc", "en", "GPL-3+ (GNU Octave manual)", "GNU Octave manual (octave-doc)",
+           html_reader("octavedoc", "octave-doc", OCTAVEDOC, "*.html", f"{OCTAVEDOC}/index.html")),
 )

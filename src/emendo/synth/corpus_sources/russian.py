@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tarfile
 import unicodedata
+import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -165,12 +166,47 @@ def read_gettext_ru(cache: Path) -> SourceData:
     return SourceData(gen(), versions)
 
 
+FIREFOX_XPI = "/usr/lib/firefox-esr/browser/extensions/langpack-ru@firefox-esr.mozilla.org.xpi"
+_FTL_MESSAGE = re.compile(r"^[\w.-]+\s*=\s*(.*)$|^\s+\.[\w-]+\s*=\s*(.*)$")
+
+
+def ftl_values(text: str) -> list[str]:
+    """Message and attribute values of a Fluent (.ftl) or .properties file, one line each; with placeholders
+    (``{...}``) dropped whole."""
+    out = []
+    for line in text.splitlines():
+        m = _FTL_MESSAGE.match(line)
+        value = (m.group(1) or m.group(2) or "").strip() if m else ""
+        if value and "{" not in value and "&" not in value and "%" not in value:
+            out.append(value)
+    return out
+
+
+def read_firefox_ru(cache: Path) -> SourceData:
+    root, version = deb("firefox-esr-l10n-ru", FIREFOX_XPI, cache)
+
+    def gen() -> Iterator[Document]:
+        with zipfile.ZipFile(root / FIREFOX_XPI.lstrip("/")) as xpi:
+            for name in sorted(xpi.namelist()):
+                if name.endswith((".ftl", ".properties")):
+                    values = ftl_values(xpi.read(name).decode("utf-8", "replace"))
+                    if values:
+                        yield Document(f"firefox:{name}", tuple(values))
+
+    return SourceData(gen(), {"firefox-esr-l10n-ru": version})
+
+
 LO_HELP = "/usr/share/libreoffice/help/ru"
 GIMP_HELP = "/usr/share/gimp/2.0/help/ru"
 INSTALL_GUIDE = "/usr/share/doc/installation-guide-amd64/ru"
 HANDBOOK = "/usr/share/doc/debian-handbook/html/ru-RU"
 MAINT_GUIDE = "/usr/share/doc/maint-guide-ru/html"
 FAQ = "/usr/share/doc/debian/FAQ/ru"
+APTITUDE = "/usr/share/doc/aptitude/html/ru"
+DEVREF = "/usr/share/developers-reference/ru"
+DOUBLECMD = "/usr/share/doublecmd/doc/ru"
+KICAD = "/usr/share/doc/kicad/help/ru"
+UPG = "/usr/share/doc/ubuntu-packaging-guide-html-ru"
 
 
 def _gimp(cache: Path) -> SourceData:
@@ -204,4 +240,19 @@ RUSSIAN: tuple[Source, ...] = (
     Source("debian-faq-ru", "ru", "Debian FAQ licence (SPI; verbatim and modified copies and translations allowed "
            "under the same notice)", "Debian GNU/Linux FAQ, Russian (debian-faq-ru)",
            html_reader("debian-faq-ru", "debian-faq-ru", FAQ, "*.ru.html", f"{FAQ}/index.ru.html")),
+    Source("firefox-ru", "ru", "MPL-2.0 (Firefox ESR Russian language pack)",
+           "Firefox ESR UI strings, Russian (.ftl/.properties of firefox-esr-l10n-ru)", read_firefox_ru),
+    Source("aptitude-doc-ru", "ru", "GPL-2+ (aptitude manual)", "aptitude user's manual, Russian (aptitude-doc-ru)",
+           html_reader("aptitude-doc-ru", "aptitude-doc-ru", APTITUDE, "*.html", f"{APTITUDE}/index.html")),
+    Source("devref-ru", "ru", "GPL-2 (Debian Developer's Reference)",
+           "Debian Developer's Reference, Russian (developers-reference-ru)",
+           html_reader("devref-ru", "developers-reference-ru", DEVREF, "*.html", f"{DEVREF}/index.html")),
+    Source("doublecmd-help-ru", "ru", "GPL-2.0+ (Double Commander help)", "Double Commander help, Russian",
+           html_reader("doublecmd-help-ru", "doublecmd-help-ru", DOUBLECMD, "*.html", f"{DOUBLECMD}/index.html")),
+    Source("kicad-doc-ru", "ru", "GPL-3+ (KiCad documentation; upstream also CC-BY-3.0)", "KiCad manuals, Russian",
+           html_reader("kicad-doc-ru", "kicad-doc-ru", KICAD, "*.html", f"{KICAD}/pcbnew.html")),
+    Source("ubuntu-packaging-guide-ru", "ru", "CC-BY-SA-3.0 (Ubuntu Packaging Guide)",
+           "Ubuntu Packaging Guide, Russian (ubuntu-packaging-guide-html-ru)",
+           html_reader("ubuntu-packaging-guide-ru", "ubuntu-packaging-guide-html-ru", UPG, "*.html",
+                       f"{UPG}/index.html")),
 )
