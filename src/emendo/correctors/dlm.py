@@ -230,7 +230,9 @@ class OnnxSeq2Seq:
         if variant == "auto":
             on_gpu = self.providers[0] == "CUDAExecutionProvider"
             has_int8 = (self.model_dir / ENCODER_FILES["int8"]).is_file()
-            variant = "fp32" if on_gpu or not has_int8 else "int8"
+            has_fp32 = (self.model_dir / ENCODER_FILES["fp32"]).is_file()
+            # fp32 on a GPU; int8 on CPU; whichever exists when a bundle ships only one
+            variant = "fp32" if (on_gpu and has_fp32) or not has_int8 else "int8"
         if variant not in ENCODER_FILES:
             raise ConfigError(f"variant must be auto, fp32 or int8, got {variant!r}")
         self.variant: str = variant
