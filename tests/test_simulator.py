@@ -56,7 +56,7 @@ def _asr_pairs(n: int) -> list[TrainingPair]:
 
 def test_fit_learns_confusions_and_rate() -> None:
     pairs = _asr_pairs(400)
-    model = fit(pairs, vocabulary=["there", "uh"])
+    model = fit(pairs, vocabulary={"en": ["there", "uh"]})
     prof = model.profile("asr", "en")
     assert prof.word_conf["their"] == {"there": pytest.approx(prof.word_conf["their"]["there"])}
     assert prof.deleted.get("a", 0) > 0 and prof.inserted.get("uh", 0) > 0

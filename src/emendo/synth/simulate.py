@@ -231,14 +231,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # -------------------------------------------------------------------------- fitting CLI
 
-def fit_dirs(dirs: Sequence[Path], out: Path, *, vocabulary: Path | None = None) -> dict[str, Any]:
+def fit_dirs(dirs: Sequence[Path], out: Path, *, vocabulary: Sequence[str] = ()) -> dict[str, Any]:
     """Fit an :class:`ErrorModel` on the pairs of ``dirs`` and save it to ``out``."""
     pairs = [p for d in dirs for p in read_pairs(d)]
     if not pairs:
         raise InputError(f"no pairs in {', '.join(map(str, dirs))}")
-    vocab: list[str] = []
-    if vocabulary is not None:
-        vocab = vocabulary.read_text(encoding="utf-8").split()
+    vocab: dict[str, list[str]] = {}
+    for spec in vocabulary:  # FILE:LANG
+        path, _, lang = spec.rpartition(":")
+        if not path or not lang:
+            raise InputError(f"--vocabulary wants FILE:LANG, got {spec!r}")
+        vocab.setdefault(lang, []).extend(Path(path).read_text(encoding="utf-8").split())
     model = fit(pairs, vocabulary=vocab)
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out)
@@ -249,7 +252,8 @@ def fit_dirs(dirs: Sequence[Path], out: Path, *, vocabulary: Path | None = None)
 def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("pairs", type=Path, nargs="+", help="real pair directories (synth speech/handwriting output)")
     parser.add_argument("--out", type=Path, required=True, help="model JSON to write")
-    parser.add_argument("--vocabulary", type=Path, help="extra real words (whitespace-separated) for phonetic swaps")
+    parser.add_argument("--vocabulary", nargs="*", default=[], metavar="FILE:LANG",
+                        help="extra real words (whitespace-separated) of a language for the phonetic swaps")
 
 
 def run_fit(args: argparse.Namespace) -> int:

@@ -213,21 +213,21 @@ def _top(counter: Mapping[str, int], n: int = MAX_TABLE) -> dict[str, int]:
     return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:n])
 
 
-def fit(pairs: Iterable[TrainingPair], *, vocabulary: Iterable[str] = (), min_pairs: int = 20) -> ErrorModel:
+def fit(pairs: Iterable[TrainingPair], *, vocabulary: Mapping[str, Iterable[str]] | None = None,
+        min_pairs: int = 20) -> ErrorModel:
     """Fit one error profile per (source, language) from real pairs.
 
-    ``vocabulary`` adds real words for the phonetic swaps (e.g. the words of the text
-    corpus); the clean sides of the pairs are always part of it. Groups with fewer than
-    ``min_pairs`` pairs are left out.
+    ``vocabulary`` maps a language to more real words for the phonetic swaps (e.g. the
+    words of the text corpus); the clean sides of the pairs are always part of it. Groups
+    with fewer than ``min_pairs`` pairs are left out.
     """
     groups: dict[str, list[TrainingPair]] = defaultdict(list)
     for pair in pairs:
         groups[f"{pair.source}-{pair.lang}"].append(pair)
-    extra_vocab = Counter(vocabulary)
     acc: dict[str, _Counts] = {}
     for group, members in groups.items():
         a = acc[group] = _Counts()
-        a.vocab.update(extra_vocab)
+        a.vocab.update((vocabulary or {}).get(group.split("-", 1)[1], ()))
         for pair in members:  # the vocabulary first, so swap-vs-spelling does not depend on order
             a.vocab.update(pair.clean.split())
             a.vocab.update(w.lower() for w in pair.clean.split())
