@@ -75,12 +75,24 @@ def _parser() -> argparse.ArgumentParser:
     kafka.add_argument("--data-dir", type=Path, help="default: EMENDO_DATA_DIR/kafka")
     kafka.set_defaults(func=_cmd_kafka)
 
-    prod = sub.add_parser("produce", help="send a JSONL/text file to a topic")
+    prod = sub.add_parser("produce", help="send a JSONL/text file to a topic (to EMENDO_ENTITY_TOPIC: "
+                                          "a catalog file, keyed '<catalog>/<id>')")
     prod.add_argument("topic")
     prod.add_argument("file", type=Path)
     prod.add_argument("--format", choices=["auto", "jsonl", "text"], default="auto")
     prod.add_argument("--source", choices=["asr", "htr"], default="asr", help="source of plain-text lines")
     prod.set_defaults(func=_cmd_produce)
+
+    ent = sub.add_parser("entities", help="publish entity catalog updates to EMENDO_ENTITY_TOPIC (workers follow it)")
+    ent_sub = ent.add_subparsers(title="actions", metavar="ACTION")
+    pub = ent_sub.add_parser("publish", help="add or replace every entity of a JSONL/CSV catalog file")
+    pub.add_argument("file", type=Path, help="catalog file (.jsonl/.csv, optionally .gz)")
+    pub.add_argument("--catalog", help="put every entity into this catalog (default: each row's 'catalog')")
+    pub.set_defaults(func=_cmd_entities_publish)
+    dele = ent_sub.add_parser("delete", help="delete entities (tombstones)")
+    dele.add_argument("catalog", help="catalog name")
+    dele.add_argument("ids", nargs="+", metavar="ID", help="entity ids")
+    dele.set_defaults(func=_cmd_entities_delete)
 
     cons = sub.add_parser("consume", help="print messages of a topic as JSON lines")
     cons.add_argument("topic", nargs="+")
@@ -184,9 +196,38 @@ def _cmd_produce(args: argparse.Namespace) -> int:
     if not args.file.is_file():
         raise EmendoError(f"file not found: {args.file}")
     settings = Settings.from_env()
+    if args.topic == settings.entity_topic:
+        return _publish_entities(settings, args.file)
     messages = file_messages(args.file, args.format, args.source)
     n = run(produce(settings.bootstrap_servers, args.topic, messages))
     print(f"produced {n} records to {args.topic}", file=sys.stderr)
+    return 0
+
+
+def _publish_entities(settings: Settings, path: Path, catalog: str | None = None) -> int:
+    from emendo.streams.client import produce, run
+    from emendo.streams.entities import ensure_entity_topic, entity_updates
+
+    messages = list(entity_updates(path, catalog=catalog))  # the whole file is valid before anything is sent
+    run(ensure_entity_topic(settings.bootstrap_servers, settings.entity_topic))
+    n = run(produce(settings.bootstrap_servers, settings.entity_topic, messages))
+    print(f"published {n} entities to {settings.entity_topic}", file=sys.stderr)
+    return 0
+
+
+def _cmd_entities_publish(args: argparse.Namespace) -> int:
+    return _publish_entities(Settings.from_env(), args.file, args.catalog)
+
+
+def _cmd_entities_delete(args: argparse.Namespace) -> int:
+    from emendo.streams.client import produce, run
+    from emendo.streams.entities import ensure_entity_topic, entity_deletions
+
+    settings = Settings.from_env()
+    messages = list(entity_deletions(args.catalog, args.ids))
+    run(ensure_entity_topic(settings.bootstrap_servers, settings.entity_topic))
+    n = run(produce(settings.bootstrap_servers, settings.entity_topic, messages))
+    print(f"published {n} deletions to {settings.entity_topic}", file=sys.stderr)
     return 0
 
 

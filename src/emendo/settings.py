@@ -26,9 +26,19 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "partitions": ("EMENDO_PARTITIONS", "partitions of the topics the worker declares"),
     "batch_size": ("EMENDO_BATCH_SIZE", "records per corrector call (`stream.take(n, ...)`)"),
     "batch_within": ("EMENDO_BATCH_WITHIN", "seconds to wait for a batch to fill"),
-    "correctors": ("EMENDO_CORRECTORS", "comma-separated pipeline: `identity`, `rescorer`, `dlm`"),
+    "correctors": ("EMENDO_CORRECTORS",
+                   "comma-separated pipeline, run in this order: `identity`, `rescorer`, `dlm`, `pednec` "
+                   "(alias `entities`), `dancer`"),
     "lm_path": ("EMENDO_LM_PATH", "KenLM model for the rescorer (empty: the bundled English LM)"),
     "dlm_model": ("EMENDO_DLM_MODEL", "exported denoising-LM directory for the `dlm` corrector"),
+    "entity_catalogs": ("EMENDO_ENTITY_CATALOGS",
+                        "comma-separated entity catalog files (JSONL/CSV, optionally .gz) for `pednec`/`dancer`; "
+                        "empty: the built-in catalogs"),
+    "entity_default_catalog": ("EMENDO_ENTITY_DEFAULT_CATALOG",
+                               "catalog used for records without an `entities` field (or naming an unknown one)"),
+    "entity_topic": ("EMENDO_ENTITY_TOPIC",
+                     "compacted topic of catalog updates (key `<catalog>/<id>`; value: entity JSON, or a "
+                     "tombstone to delete) that workers follow"),
     "max_text_chars": ("EMENDO_MAX_TEXT_CHARS", "longer texts are dead-lettered"),
     "web_host": ("EMENDO_WEB_HOST", "bind address of the health (`/`) and metrics (`/metrics`) endpoint"),
     "web_port": ("EMENDO_WEB_PORT", "port of the health and metrics endpoint"),
@@ -54,6 +64,9 @@ class Settings:
     correctors: str = "rescorer"
     lm_path: str = ""
     dlm_model: str = ""
+    entity_catalogs: str = ""
+    entity_default_catalog: str = "default"
+    entity_topic: str = "emendo.entities"
     max_text_chars: int = 20_000
     web_host: str = "127.0.0.1"
     web_port: int = 6066
@@ -70,6 +83,9 @@ class Settings:
             raise ConfigError(f"EMENDO_WEB_PORT must be a TCP port, got {self.web_port}")
         if not self.corrector_names:
             raise ConfigError("EMENDO_CORRECTORS names no corrector")
+        if not self.entity_default_catalog.strip() or "/" in self.entity_default_catalog:
+            raise ConfigError(f"EMENDO_ENTITY_DEFAULT_CATALOG must be a catalog name without '/', "
+                              f"got {self.entity_default_catalog!r}")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, /, **overrides: object) -> Settings:
@@ -96,6 +112,11 @@ class Settings:
     @property
     def corrector_names(self) -> tuple[str, ...]:
         return tuple(n.strip() for n in self.correctors.split(",") if n.strip())
+
+    @property
+    def entity_catalog_paths(self) -> tuple[Path, ...]:
+        """The entity catalog files (empty: use the built-in catalogs)."""
+        return tuple(Path(p.strip()) for p in self.entity_catalogs.split(",") if p.strip())
 
     @property
     def output_topic(self) -> dict[str, str]:

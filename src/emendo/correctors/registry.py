@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from emendo.correctors.base import Corrector, IdentityCorrector
 from emendo.correctors.pipeline import Pipeline
 from emendo.errors import ConfigError
 from emendo.settings import Settings
+
+if TYPE_CHECKING:
+    from emendo.correctors.entities.catalog import Catalog
 
 
 def _rescorer(settings: Settings) -> Corrector:
@@ -29,10 +33,48 @@ def _dlm(settings: Settings) -> Corrector:
     dlm: Corrector = DenoisingLM(settings.dlm_model, options=options)
     return dlm
 
+
+def entity_catalog(settings: Settings) -> Catalog:
+    """The live entity catalog named by the settings (loaded once per process; see
+    :mod:`emendo.correctors.entities.live`). The worker's catalog follower updates it."""
+    from emendo.correctors.entities.live import shared_catalog
+
+    return shared_catalog(settings.entity_catalog_paths, settings.entity_default_catalog)
+
+
+def _pednec(settings: Settings) -> Corrector:
+    from emendo.correctors.entities.pednec import PedNecCorrector, PedNecOptions
+
+    options = PedNecOptions(default_catalog=settings.entity_default_catalog)
+    pednec: Corrector = PedNecCorrector(entity_catalog(settings), options)
+    return pednec
+
+
+def _dancer(settings: Settings) -> Corrector:
+    from emendo.correctors.entities.dancer import DancerCorrector, DancerOptions
+    from emendo.correctors.entities.embed import SentenceEmbedder
+    from emendo.correctors.entities.live import LiveDenseIndex
+    from emendo.correctors.entities.retrieval import DenseIndex
+
+    catalog = entity_catalog(settings)
+    embedder = SentenceEmbedder()
+    dense: dict[str, DenseIndex] = {}
+    for name in catalog.names():  # descriptions embedded once, cached under EMENDO_DATA_DIR
+        entities = list(catalog.index(name) or ())
+        matrix = DenseIndex.build(entities, embedder, cache_dir=settings.data_path / "entity-embeddings").matrix
+        dense[name] = LiveDenseIndex(catalog, name, entities, matrix)
+    options = DancerOptions(default_catalog=settings.entity_default_catalog)
+    dancer: Corrector = DancerCorrector(catalog, embedder, dense, options=options)
+    return dancer
+
+
 FACTORIES: dict[str, Callable[[Settings], Corrector]] = {
     "identity": lambda _settings: IdentityCorrector(),
     "rescorer": _rescorer,
     "dlm": _dlm,
+    "pednec": _pednec,
+    "entities": _pednec,
+    "dancer": _dancer,
 }
 
 

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
@@ -25,6 +25,9 @@ from emendo.correctors.base import Corrector
 from emendo.settings import Settings
 from emendo.streams.handler import BatchHandler, InMessage, OutMessage
 from emendo.streams.metrics import AgentMetrics
+
+if TYPE_CHECKING:
+    from emendo.streams.entities import CatalogFollower
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +73,11 @@ class CorrectionAgent:
 
 
 def create_app(
-    settings: Settings, corrector: Corrector, registry: CollectorRegistry = REGISTRY
+    settings: Settings, corrector: Corrector, registry: CollectorRegistry = REGISTRY,
+    entities: CatalogFollower | None = None,
 ) -> faust.App:
-    """Build the Faust app with one correction agent per input topic."""
+    """Build the Faust app with one correction agent per input topic (and, given ``entities``,
+    a task that keeps the entity catalogs up to date from the catalog topic)."""
     app = faust.App(
         settings.app_id,
         broker=settings.faust_broker,
@@ -115,11 +120,22 @@ def create_app(
         app.agent(app.topic(name, key_type=bytes, value_type=bytes), name=f"emendo.correct.{name}")(
             correct_stream)
 
+    if entities is not None:
+        follower = entities
+
+        async def follow_entity_catalog() -> None:  # updates are applied on the correction thread
+            await follower.follow(agent.executor)
+
+        app.task(follow_entity_catalog)
+
     @app.page("/health/")
     async def health(view: Any, request: Any) -> Any:
         assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in app.assignor.assigned_actives())
-        return view.json({"status": "ok", "app": settings.app_id, "pipeline": handler.pipeline.version,
-                          "assigned": assigned})
+        status: dict[str, Any] = {"status": "ok", "app": settings.app_id, "pipeline": handler.pipeline.version,
+                                  "assigned": assigned}
+        if entities is not None:
+            status["entity_updates"] = {"applied": entities.applied, "rejected": entities.rejected}
+        return view.json(status)
 
     setup_prometheus_sensors(app, registry=registry, name_prefix="faust")
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Coroutine, Iterable, Iterator, Sequence
+from collections.abc import Coroutine, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -60,8 +60,9 @@ def _id_key(value: bytes) -> bytes | None:
     return rid.encode() if isinstance(rid, str) and rid else None
 
 
-async def produce(bootstrap: str, topic: str, messages: Iterable[tuple[bytes | None, bytes]]) -> int:
-    """Send messages (idempotent producer, acks=all) and wait for every acknowledgement."""
+async def produce(bootstrap: str, topic: str, messages: Iterable[tuple[bytes | None, bytes | None]]) -> int:
+    """Send messages (idempotent producer, acks=all) and wait for every acknowledgement.
+    A ``None`` value is a tombstone (deletes the key from a compacted topic)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all",
                                 max_request_size=MAX_MESSAGE_BYTES, linger_ms=5)
     await producer.start()
@@ -132,16 +133,19 @@ async def consume_until(
     return out
 
 
-async def ensure_topics(bootstrap: str, names: Sequence[str], partitions: int, timeout: float = 30.0) -> None:
-    """Create the topics that do not exist yet (replication factor 1) and wait until every
-    partition has a leader. Existing topics are left as they are."""
+async def ensure_topics(bootstrap: str, names: Sequence[str], partitions: int, timeout: float = 30.0, *,
+                        config: Mapping[str, str] | None = None) -> None:
+    """Create the topics that do not exist yet (replication factor 1; ``config``: topic configs
+    such as ``{"cleanup.policy": "compact"}``) and wait until every partition has a leader.
+    Existing topics are left as they are."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     try:
         await admin.start()
         if missing := [n for n in names if n not in set(await admin.list_topics())]:
-            resp = await admin.create_topics([NewTopic(n, partitions, 1) for n in missing],
+            resp = await admin.create_topics([NewTopic(n, partitions, 1, topic_configs=dict(config or {}))
+                                              for n in missing],
                                              timeout_ms=int(timeout * 1000))
             for topic, code, *message in resp.topic_errors:
                 if code not in (0, 36):  # 36: TOPIC_ALREADY_EXISTS (a concurrent create)
