@@ -120,22 +120,22 @@ class CatalogFollower:
                 log.warning("following %s failed (%r); retrying in 2 s", self.topic, exc)
                 await asyncio.sleep(2.0)
 
-    async def _consumer(self) -> AIOKafkaConsumer:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
-                                    auto_offset_reset="earliest", metadata_max_age_ms=5000)
+    async def _consumer(self, timeout: float = 30.0) -> AIOKafkaConsumer:
+        """A consumer of every partition of the topic (no group: all partitions are assigned),
+        at the remembered positions (the beginning for partitions not read yet)."""
+        consumer = AIOKafkaConsumer(self.topic, bootstrap_servers=self.bootstrap, group_id=None,
+                                    enable_auto_commit=False, auto_offset_reset="earliest",
+                                    metadata_max_age_ms=5000)
         await consumer.start()
         try:
-            await consumer.topics()  # fetch metadata
-            partitions = consumer.partitions_for_topic(self.topic)
-            if not partitions:
-                raise EmendoError(f"entity catalog topic {self.topic!r} does not exist")
-            tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
-            consumer.assign(tps)
-            for tp in tps:
+            deadline = time.monotonic() + timeout
+            while not consumer.assignment():
+                if time.monotonic() > deadline:
+                    raise EmendoError(f"entity catalog topic {self.topic!r} has no partitions after {timeout}s")
+                await asyncio.sleep(0.1)
+            for tp in consumer.assignment():
                 if tp.partition in self.positions:
                     consumer.seek(tp, self.positions[tp.partition])
-                else:
-                    await consumer.seek_to_beginning(tp)
         except BaseException:
             await consumer.stop()
             raise

@@ -1,0 +1,171 @@
+"""The entity correctors in the product: settings, registry, batch CLI, live catalog, catalog updates."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emendo.cli import main
+from emendo.correctors.entities.catalog import Catalog
+from emendo.correctors.entities.live import LiveDenseIndex, forget_shared_catalogs, shared_catalog
+from emendo.correctors.entities.types import Entity
+from emendo.correctors.registry import FACTORIES, build_pipeline, entity_catalog
+from emendo.errors import ConfigError
+from emendo.records import Hypothesis
+from emendo.settings import Settings
+from emendo.streams.entities import CatalogFollower, entity_deletions, entity_updates
+
+ENTITIES = [
+    {"id": "p:1", "name": "Tchaikovsky", "description": "Russian composer", "type": "person"},
+    {"id": "c:1", "name": "Marseille", "description": "port city in southern France", "type": "place"},
+    {"id": "c:2", "name": "Zhytomyr", "description": "city in Ukraine", "type": "place", "catalog": "travel"},
+]
+
+
+@pytest.fixture(autouse=True)
+def fresh_catalogs() -> Iterator[None]:
+    forget_shared_catalogs()
+    yield
+    forget_shared_catalogs()
+
+
+@pytest.fixture
+def catalog_file(tmp_path: Path) -> Path:
+    path = tmp_path / "catalog.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in ENTITIES), encoding="utf-8")
+    return path
+
+
+def settings(catalog_file: Path, **overrides: object) -> Settings:
+    return Settings.from_env({"EMENDO_ENTITY_CATALOGS": f" {catalog_file} ,"}, **overrides)
+
+
+def test_settings_read_entity_variables(tmp_path: Path) -> None:
+    s = Settings.from_env({"EMENDO_ENTITY_CATALOGS": f"{tmp_path}/a.jsonl, {tmp_path}/b.csv.gz",
+                           "EMENDO_ENTITY_DEFAULT_CATALOG": "acme", "EMENDO_ENTITY_TOPIC": "x.entities",
+                           "EMENDO_CORRECTORS": "dlm, pednec"})
+    assert s.entity_catalog_paths == (tmp_path / "a.jsonl", tmp_path / "b.csv.gz")
+    assert (s.entity_default_catalog, s.entity_topic, s.corrector_names) == ("acme", "x.entities", ("dlm", "pednec"))
+    defaults = Settings()
+    assert (defaults.entity_catalog_paths, defaults.entity_default_catalog, defaults.entity_topic) == (
+        (), "default", "emendo.entities")
+    with pytest.raises(ConfigError, match="EMENDO_ENTITY_DEFAULT_CATALOG"):
+        Settings.from_env({"EMENDO_ENTITY_DEFAULT_CATALOG": "a/b"})
+
+
+def test_pednec_and_its_alias_share_one_live_catalog(catalog_file: Path) -> None:
+    assert {"pednec", "entities", "dancer"} <= set(FACTORIES)
+    s = settings(catalog_file, correctors="identity,pednec")
+    pipeline = build_pipeline(s)
+    assert [c.name for c in pipeline.correctors] == ["identity", "pednec"]
+    alias = build_pipeline(settings(catalog_file, correctors="entities")).correctors[0]
+    assert alias.catalog is pipeline.correctors[1].catalog is entity_catalog(s)  # type: ignore[attr-defined]
+    (c,) = pipeline.correct([Hypothesis("1", "we listened to chaikovsky yesterday")])
+    assert c.corrected == "we listened to Tchaikovsky yesterday"
+    assert [(s.corrector, s.changed) for s in c.steps] == [("identity", False), ("pednec", True)]
+    # an update applied to the live catalog is seen by the already built corrector
+    entity_catalog(s).apply("default/p:1", None)
+    assert pipeline.correct([Hypothesis("2", "we listened to chaikovsky yesterday")])[0].changed is False
+
+
+def test_default_catalog_and_record_catalogs(catalog_file: Path) -> None:
+    s = settings(catalog_file, correctors="pednec", entity_default_catalog="travel")
+    pipeline = build_pipeline(s)
+    out = pipeline.correct([Hypothesis("1", "a train to zhitomir and marsaille"),
+                            Hypothesis("2", "a train to zhitomir and marsaille", entities="default")])
+    assert [c.corrected for c in out] == ["a train to Zhytomyr and marsaille", "a train to zhitomir and Marseille"]
+
+
+def test_a_missing_catalog_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        build_pipeline(settings(tmp_path / "nope.jsonl", correctors="pednec"))
+
+
+def test_dancer_factory(catalog_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from emendo.correctors.entities.dancer import FEATURES, Reranker
+
+    s = settings(catalog_file, correctors="pednec,dancer", data_dir=str(tmp_path / "data"))
+    try:
+        Reranker.load()
+    except ConfigError:  # weights not bundled (yet): a clear error, then go on with stand-in weights
+        with pytest.raises(ConfigError, match="reranker"):
+            build_pipeline(s)
+        weights = Reranker(tuple(-6.0 if f == "distance" else 0.0 for f in FEATURES), 0.0,
+                           (0.0,) * len(FEATURES), (1.0,) * len(FEATURES), {"threshold": 0.6})
+        monkeypatch.setattr(Reranker, "load", classmethod(lambda cls, path=None: weights))
+    pednec, dancer = build_pipeline(s).correctors
+    assert dancer.name == "dancer" and dancer.catalog is pednec.catalog  # type: ignore[attr-defined]
+    assert set(dancer.dense) == {"default", "travel"}  # type: ignore[attr-defined]
+    assert list((tmp_path / "data" / "entity-embeddings").glob("entities-*.npy"))  # embeddings cached
+    (c,) = dancer.correct([Hypothesis("1", "the cat sat on the mat")])
+    assert not c.changed
+
+
+def test_live_dense_index_skips_deleted_entities() -> None:
+    catalog = Catalog()
+    entities = [Entity(f"e:{i}", f"Name{i}") for i in range(4)]
+    for e in entities:
+        catalog.upsert(e)
+    matrix = np.eye(4, dtype=np.float32)
+    dense = LiveDenseIndex(catalog, "default", entities, matrix)
+    query = np.array([1.0, 0.9, 0.8, 0.7], dtype=np.float32)
+    assert [e.id for e, _ in dense.search(query, 2)] == ["e:0", "e:1"]
+    catalog.delete("default", "e:0")
+    catalog.upsert(Entity("e:1", "Renamed"))
+    assert [(e.id, e.name) for e, _ in dense.search(query, 2)] == [("e:1", "Renamed"), ("e:2", "Name2")]
+
+
+def test_follower_applies_updates_and_skips_bad_ones() -> None:
+    catalog = Catalog()
+    follower = CatalogFollower("unused:9092", "t", [catalog])
+    follower.apply([
+        (b"default/p:1", json.dumps({"name": "Tchaikovsky"}).encode()),
+        (b"acme/x", b'{"name": "Acme"}'),
+        (b"no-slash", b'{"name": "X"}'),
+        (None, b'{"name": "X"}'),
+        (b"default/p:2", b"not json"),
+        (b"acme/x", None),
+    ])
+    assert (follower.applied, follower.rejected) == (3, 3)
+    assert catalog.names() == ["default"] and catalog.get("default", "p:1") is not None
+
+
+def test_update_messages(catalog_file: Path) -> None:
+    msgs = list(entity_updates(catalog_file))
+    assert [k for k, _ in msgs] == [b"default/p:1", b"default/c:1", b"travel/c:2"]
+    assert json.loads(msgs[0][1])["name"] == "Tchaikovsky"
+    assert next(k for k, _ in entity_updates(catalog_file, catalog="acme")) == b"acme/p:1"
+    assert list(entity_deletions("acme", ["a", "b/c"])) == [(b"acme/a", None), (b"acme/b/c", None)]
+    # the messages rebuild the catalog they came from
+    catalog = Catalog()
+    CatalogFollower("unused:9092", "t", [catalog]).apply(msgs)
+    assert len(catalog) == 3 and catalog.names() == ["default", "travel"]
+
+
+def test_batch_correct_with_pednec(catalog_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("EMENDO_ENTITY_CATALOGS", str(catalog_file))
+    src, out = tmp_path / "in.txt", tmp_path / "out.jsonl"
+    src.write_text("we listened to chaikovsky yesterday\nthe cat sat on the mat\n", encoding="utf-8")
+    assert main(["correct", str(src), "-o", str(out), "--correctors", "pednec", "-q"]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["corrected"] for r in rows] == ["we listened to Tchaikovsky yesterday", "the cat sat on the mat"]
+    assert rows[0]["edits"][0]["before"] == "chaikovsky" and rows[0]["model_versions"] == {"pednec": "1"}
+    assert '"changed": 1' in capsys.readouterr().err
+
+
+def test_shared_catalog_is_loaded_once(catalog_file: Path) -> None:
+    first = shared_catalog([catalog_file])
+    assert shared_catalog([str(catalog_file)]) is first
+    assert shared_catalog([catalog_file], "travel") is not first
+
+
+@pytest.mark.slow
+def test_builtin_catalog_when_no_files_are_named() -> None:
+    pipeline = build_pipeline(Settings(correctors="pednec"))
+    catalog = pipeline.correctors[0].catalog  # type: ignore[attr-defined]
+    assert len(catalog) > 50_000 and "default" in catalog
