@@ -72,13 +72,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clean", type=Path, help="clean-text file for the throughput run (JSONL or text)")
     ap.add_argument("--throughput-lines", type=int, default=50_000)
     ap.add_argument("--model-out", type=Path, help="also fit on ALL real pairs and save the model here")
+    ap.add_argument("--vocabulary", nargs="*", default=[], metavar="FILE:LANG",
+                    help="extra real words per language for the phonetic swaps (as emendo synth fit-simulator)")
     ap.add_argument("--out", type=Path, default=RESULTS / "simulator_fit")
     args = ap.parse_args(argv)
 
     pairs = [p for d in args.real for p in read_pairs(d)]
+    vocab: dict[str, list[str]] = {}
+    for spec in args.vocabulary:
+        path, _, lang = spec.rpartition(":")
+        vocab.setdefault(lang, []).extend(Path(path).read_text(encoding="utf-8").split())
     fit_part = [p for p in pairs if not held_out(p)]
     test_part = [p for p in pairs if held_out(p)]
-    model = fit(fit_part)
+    model = fit(fit_part, vocabulary=vocab)
     rng = random.Random(0)
     groups: dict[str, dict[str, Any]] = {}
     by_group: dict[str, list[TrainingPair]] = defaultdict(list)
@@ -96,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
 
     throughput: dict[str, Any] = {}
     if args.clean:
-        full = fit(pairs)
+        full = fit(pairs, vocabulary=vocab)
         with tempfile.TemporaryDirectory() as tmp:
             mpath = Path(tmp) / "m.json"
             full.save(mpath)
@@ -109,10 +115,11 @@ def main(argv: list[str] | None = None) -> int:
                                                     "pairs_per_hour": round(run["pairs"] / dt * 3600)}
     if args.model_out:
         args.model_out.parent.mkdir(parents=True, exist_ok=True)
-        fit(pairs).save(args.model_out)
+        fit(pairs, vocabulary=vocab).save(args.model_out)
 
     info = {"machine": f"{os.cpu_count()} CPUs, {platform.platform()}", "load_avg_end": list(os.getloadavg()),
-            "real_dirs": [str(d) for d in args.real], "held_out_share": "~20% of pairs by id hash",
+            "real_dirs": [str(d) for d in args.real], "vocabulary": args.vocabulary,
+            "held_out_share": "~20% of pairs by id hash",
             "groups": {g: {k: ({kk: vv for kk, vv in v.items() if not kk.startswith("_")} if isinstance(v, dict) else v)
                            for k, v in d.items()} for g, d in groups.items()},
             "throughput": throughput}

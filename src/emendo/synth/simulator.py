@@ -446,7 +446,9 @@ def _substitute(prof: Profile, word: str, rng: random.Random) -> str:
             return str(_pick(rng, alts, list(_cum(conf.values()))))
         near: list[str] = [w for w in prof._table("phonetic").get(skeleton(word), ()) if w != word]
         if near:
-            return near[int(rng.random() * len(near))]
+            # real confusions sound alike AND look alike: the closest spelling of a few same-skeleton words
+            sample = [near[int(rng.random() * len(near))] for _ in range(4)]
+            return max(sample, key=lambda w: SequenceMatcher(None, word, w, autojunk=False).ratio())
     return _spell(prof, word, rng)
 
 
