@@ -12,7 +12,7 @@ import pytest
 
 from emendo.correctors.entities.catalog import Catalog
 from emendo.streams.client import produce
-from emendo.streams.entities import CatalogFollower, ensure_entity_topic
+from emendo.streams.entities import CatalogFollower
 from tests.integration.harness import Topics, Worker, read_until, send
 from tests.integration.test_cli import emendo
 
@@ -88,18 +88,21 @@ def test_worker_follows_catalog_updates(kafka: str, tmp_path: Path) -> None:
         assert worker.stop() == 0, worker.log_tail()
 
 
-def test_replay_rebuilds_the_catalog(kafka: str) -> None:
+def test_replay_rebuilds_the_catalog(kafka: str, tmp_path: Path) -> None:
     """What a (re)starting worker does before it corrects: the topic's updates, in order, on top of its files."""
     topic = f"t{Topics(kafka).tag}.entities"
-    asyncio.run(ensure_entity_topic(kafka, topic))
-    value = json.dumps({"name": "Tchaikovsky"}).encode()
-    asyncio.run(produce(kafka, topic, [(b"default/p:1", value), (b"acme/a:1", b'{"name": "Acme"}'),
-                                       (b"bad key", value), (b"default/p:1", None),
-                                       (b"default/p:2", b'{"name": "Marseille"}')]))
+    names = tmp_path / "names.jsonl"
+    names.write_text(json.dumps({"id": "p:1", "name": "Tchaikovsky"}) + "\n"
+                     + json.dumps({"id": "c:1", "name": "Marseille"}) + "\n")
+    r = emendo("produce", topic, str(names), env={"EMENDO_BROKER": kafka, "EMENDO_ENTITY_TOPIC": topic})
+    assert r.returncode == 0 and "published 2 entities" in r.stderr, r.stderr
+    assert topic_config(kafka, topic)["cleanup.policy"] == "compact"
+    asyncio.run(produce(kafka, topic, [(b"acme/a:1", b'{"name": "Acme"}'), (b"bad key", b'{"name": "X"}'),
+                                       (b"default/p:1", None)]))
     catalog = Catalog()
     follower = CatalogFollower(kafka, topic, [catalog])
     assert asyncio.run(follower.catch_up(timeout=30)) == 5
     assert (follower.applied, follower.rejected, follower.positions) == (4, 1, {0: 5})
     assert sorted((name, e.id) for name in catalog.names() for e in catalog.index(name) or ()) == [
-        ("acme", "a:1"), ("default", "p:2")]
+        ("acme", "a:1"), ("default", "c:1")]
     assert asyncio.run(follower.catch_up(timeout=30)) == 0  # resumes from its positions
