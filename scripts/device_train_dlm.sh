@@ -9,7 +9,7 @@
 # real.jsonl.gz}. Locally: DEVICE=cpu STEPS=20 EVAL=10 SIMLIMIT=300 bash scripts/device_train_dlm.sh
 set -u
 export PYTHONUNBUFFERED=1
-CARRY=${CARRY:-.dlm-carry}; STEPS=${STEPS:-6000}; EVAL=${EVAL:-1000}; LIMIT=${LIMIT:-400}
+CARRY=${CARRY:-.dlm-carry}; STEPS=${STEPS:-5000}; EVAL=${EVAL:-1000}; LIMIT=${LIMIT:-420}
 DEVICE=${DEVICE:-cuda}; OUTD=${OUT:-/tmp/out}; WORKERS=${WORKERS:-$(nproc)}
 mkdir -p "$OUTD"
 if [ "$DEVICE" = cuda ]; then
@@ -24,7 +24,7 @@ $PY -c "import torch, transformers, tokenizers; print(torch.__version__, transfo
 R="$CARRY/release"
 t0=$(date +%s)
 $PY scripts/make_dlm_data.py --simulator "$R/simulator.json" --clean "$R"/clean_*_train.jsonl.gz \
-  --dev-clean "$R"/clean_*_dev.jsonl.gz --real "$R/real.jsonl.gz" --workers "$WORKERS" \
+  --dev-clean "$R"/clean_*_dev.jsonl.gz --real "$R/real.jsonl.gz" --workers "$WORKERS" --rate-scales "${RATES:-1.0,0.4,0.15}" \
   ${SIMLIMIT:+--limit $SIMLIMIT --dev-limit $SIMLIMIT} --out /tmp/dlmdata > /tmp/dlmdata.log 2>&1 || { tail -30 /tmp/dlmdata.log; exit 1; }
 cp /tmp/dlmdata/manifest.json "$OUTD/data_manifest.json"
 echo "data: $(( $(date +%s) - t0 )) s"; grep -A12 '"counts"' /tmp/dlmdata/manifest.json
