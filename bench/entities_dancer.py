@@ -4,7 +4,8 @@ For each catalog size the catalog holds every entity of the evaluation groups (t
 entities and their sound-alikes) plus a deterministic sample of the other built-in entities
 (topped up with synthetic fillers at 100k; see ``scripts/train_dancer_reranker.py``
 ``universe``). Inputs are the real TTS->ASR hypotheses of ``scripts/make_entity_evalset.py``;
-entity-free ``clean`` sentences are fed as their clean text to measure harm. Latency is
+entity-free ``clean`` sentences are fed both as their clean text and as their ASR output to
+measure harm (words changed). Latency is
 wall time per utterance of ``correct_text`` (one thread), including DANCER's embedding.
 
     nice .venv/bin/python bench/entities_dancer.py --evalset runs/entities/evalset.jsonl
@@ -66,12 +67,13 @@ def evaluate(records: list[dict[str, Any]], correctors: dict[str, Any]) -> dict[
         for name, corrector in correctors.items():
             outputs, ms = run(corrector, hyps)
             result[kind][name] = {**entity_scores(refs, outputs, spans, inputs=hyps).to_dict(), **_lat(ms)}
-    clean = [r["text"] for r in records if r["kind"] == "clean"]
-    result["clean"] = {"n": len(clean)}
-    for name, corrector in correctors.items():
-        outputs, ms = run(corrector, clean)
-        changed, total = words_changed(clean, outputs)
-        result["clean"][name] = {"words_changed": changed, "words": total, "share": changed / max(total, 1),
+    for key, field in (("clean", "text"), ("clean_asr", "hyp")):
+        clean = [r[field] for r in records if r["kind"] == "clean"]
+        result[key] = {"n": len(clean)}
+        for name, corrector in correctors.items():
+            outputs, ms = run(corrector, clean)
+            changed, total = words_changed(clean, outputs)
+            result[key][name] = {"words_changed": changed, "words": total, "share": changed / max(total, 1),
                                  "sentences_changed": sum(a != b for a, b in zip(clean, outputs, strict=True)),
                                  **_lat(ms)}
     return result
@@ -95,13 +97,14 @@ def markdown(report: dict[str, Any]) -> str:
                 lat = f"{m.get('p50_ms', 0):.2f} | {m.get('p99_ms', 0):.2f}"
                 lines.append(f"| {kind} (n={res[kind]['n']}) | {name} | {m['recall']:.3f} | {prec} | "
                              f"{m['ne_cer']:.4f} | {m['wer']:.4f} | {lat} |")
-        lines += ["", "| clean entity-free | words changed | sentences changed | p50 ms | p99 ms |",
-                  "| --- | --- | --- | --- | --- |"]
-        for name in ("pednec", "dancer"):
-            c = res["clean"][name]
-            lat = f"{c['p50_ms']:.2f} | {c['p99_ms']:.2f}"
-            lines.append(f"| {name} (n={res['clean']['n']}) | {c['words_changed']}/{c['words']} "
-                         f"({100 * c['share']:.2f}%) | {c['sentences_changed']} | {lat} |")
+        lines += ["", "| entity-free input | system | words changed | sentences changed | p50 ms | p99 ms |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        for key, label in (("clean", "clean text"), ("clean_asr", "its ASR output")):
+            for name in ("pednec", "dancer"):
+                c = res[key][name]
+                lat = f"{c['p50_ms']:.2f} | {c['p99_ms']:.2f}"
+                lines.append(f"| {label} (n={res[key]['n']}) | {name} | {c['words_changed']}/{c['words']} "
+                             f"({100 * c['share']:.2f}%) | {c['sentences_changed']} | {lat} |")
         conf = res["confusable"]
         base = conf["pednec"]["ne_cer"]
         rel = (base - conf["dancer"]["ne_cer"]) / base if base else 0.0

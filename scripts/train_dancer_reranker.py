@@ -1,7 +1,9 @@
 """Train the DANCER scorer (logistic regression, numpy) on synthetic confusions from the catalog.
 
 Examples are built from the built-in catalogs, never from evaluation entities
-(``--exclude`` takes the evaluation set; every entity of its groups is left out):
+(``--exclude`` takes the evaluation set; every entity of its groups is left out), plus,
+with ``--real``, the ``dev`` split of the real TTS->ASR evaluation set (whose groups are
+disjoint from its ``test`` split, the one the benchmark reports):
 
 * an utterance about entity A made with the evaluation templates (context from A's description);
 * A's name in the "hypothesis" is replaced by a sound-alike entity's name (the homophone
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -42,6 +45,7 @@ from emendo.correctors.entities.dancer import FEATURES, DancerCorrector, DancerO
 from emendo.correctors.entities.embed import SentenceEmbedder
 from emendo.correctors.entities.retrieval import DenseIndex
 from emendo.correctors.entities.types import Entity
+from emendo.eval.entities import project
 
 _SWAPS = (("ph", "f"), ("c", "k"), ("k", "c"), ("s", "z"), ("z", "s"), ("ee", "i"), ("ou", "u"), ("th", "t"),
           ("y", "i"), ("i", "y"), ("a", "e"), ("e", "a"), ("o", "a"), ("w", "v"), ("v", "w"), ("sh", "ch"),
@@ -66,6 +70,11 @@ def misspell(name: str, rng: random.Random) -> str:
         cut = rng.randrange(3, len(out) - 2)
         out = out[:cut] + " " + out[cut:].lower()
     return out or name
+
+
+def asr_style(text: str) -> str:
+    """Lower case, punctuation removed (apostrophes inside words kept), spaces collapsed."""
+    return " ".join(re.sub(r"[^\w\s']|(?<!\w)'|'(?!\w)", " ", text.lower()).split())
 
 
 def filler_entities(count: int, seed: int) -> list[Entity]:
@@ -116,9 +125,29 @@ def examples(corrector: DancerCorrector, args: argparse.Namespace, exclude: set[
         other = rng.choice(alikes).name
         wrong = (other if r < 0.35 else misspell(entity.name, rng) if r < 0.7
                  else entity.name if r < 0.85 else misspell(other, rng))
-        hyp = text[:start] + wrong + text[end:]
-        rows.append({"id": i, "hyp": hyp, "entity_id": entity.id, "start": start, "end": start + len(wrong)})
+        pre, post = text[:start], text[end:]
+        if rng.random() < args.asr_style:  # the ASR pipeline writes lower case without punctuation
+            pre, wrong, post = asr_style(pre), asr_style(wrong), asr_style(post)
+            pre, post = (pre + " " if pre else ""), (" " + post if post else "")
+        rows.append({"id": i, "hyp": pre + wrong + post, "entity_id": entity.id, "start": len(pre),
+                     "end": len(pre) + len(wrong)})
     clean = clean_sentences(Path(args.clean), args.clean_count, rng) if args.clean else []
+    return rows, clean
+
+
+def real_examples(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """The ``dev`` split of a real TTS->ASR evaluation set: hypotheses with the projected entity span."""
+    rows, clean = [], []
+    for line in path.read_text().splitlines():
+        r = json.loads(line)
+        if r["split"] != "dev" or "hyp" not in r:
+            continue
+        if r["kind"] == "clean":
+            clean.append(r["hyp"])
+            continue
+        span = r["spans"][0]
+        start, end = project(r["text"], r["hyp"], span["start"], span["end"])
+        rows.append({"id": r["id"], "hyp": r["hyp"], "entity_id": span["entity_id"], "start": start, "end": end})
     return rows, clean
 
 
@@ -130,8 +159,9 @@ def featurise(corrector: DancerCorrector, rows: list[dict[str, Any]], clean: lis
     assert index is not None
     X, y, g = [], [], []
     items = [(r["hyp"], r) for r in rows] + [(t, None) for t in clean]
+    idf = corrector.idf("default")
     for n, (text, row) in enumerate(items):
-        for s in corrector.score_spans(text, index, dense):
+        for s in corrector.score_spans(text, index, dense, idf):
             label = row is not None and s.entity.id == row["entity_id"] and (s.start, s.end) == (
                 row["start"], row["end"])
             X.append(s.features)
@@ -166,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", default="runs/entities/cache", help="entity embedding cache folder")
     ap.add_argument("--catalog-size", type=int, default=100_000)
     ap.add_argument("--precision", type=float, default=0.9)
+    ap.add_argument("--real", help="real evaluation set: its dev split (disjoint from test) is added")
+    ap.add_argument("--real-weight", type=int, default=3, help="times each real dev example is repeated")
+    ap.add_argument("--asr-style", type=float, default=0.8, help="share of hypotheses lower-cased, unpunctuated")
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
@@ -176,6 +209,10 @@ def main(argv: list[str] | None = None) -> int:
     embedder = SentenceEmbedder()
     corrector = make_corrector(universe(args.catalog_size), embedder, cache_dir=args.cache)
     rows, clean = examples(corrector, args, exclude, rng)
+    if args.real:
+        real_rows, real_clean = real_examples(Path(args.real))
+        rows += real_rows * args.real_weight
+        clean += real_clean * args.real_weight
     X, y, g = featurise(corrector, rows, clean)
     held = (g // 100) % 5 == 0
     w, b, mean, scale = fit(X[~held], y[~held])

@@ -13,7 +13,7 @@ import pytest
 
 from emendo.correctors.base import Corrector
 from emendo.correctors.entities.catalog import Catalog
-from emendo.correctors.entities.dancer import FEATURES, DancerCorrector, DancerOptions, Reranker
+from emendo.correctors.entities.dancer import FEATURES, DancerCorrector, DancerOptions, Reranker, description_words
 from emendo.correctors.entities.embed import SentenceEmbedder, default_model_dir
 from emendo.correctors.entities.retrieval import DenseIndex, catalog_hash, entity_text
 from emendo.correctors.entities.types import Entity
@@ -159,3 +159,14 @@ def test_entity_metrics_golden() -> None:
     assert after.recall == 1.0 and after.ne_cer == 0.0 and after.precision == 1.0 and after.wer < before.wer
     assert levenshtein("kitten", "sitting") == 3
     assert words_changed(["a b c d"], ["a x c d"]) == (1, 4)
+
+
+def test_description_overlap_prefers_the_entity_whose_description_the_context_repeats() -> None:
+    corrector = dancer()
+    idf = corrector.idf("default")
+    assert idf["wine"] > 0 and "the" not in description_words("the wine of the town")
+    index = corrector.catalog.index("default")
+    assert index is not None
+    scored = corrector.score_spans("we drank fortified wine in marsella", index, None, idf)
+    overlap = {s.entity.id: s.features[FEATURES.index("overlap")] for s in scored}
+    assert overlap["c:2"] > overlap.get("c:1", 0.0)

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -41,7 +43,11 @@ from emendo.errors import ConfigError
 from emendo.records import Correction, Hypothesis
 
 FEATURES = ("distance", "distance_gap", "cosine", "cosine_gap", "cosine_rank0", "dense_hit", "unknown",
-            "capitalised", "words", "candidates", "identical", "span_exact")
+            "capitalised", "words", "candidates", "identical", "span_exact", "overlap", "overlap_gap")
+_WORD = re.compile(r"[^\W\d_]{3,}")
+_STOP_WORDS = ("the and for with from that this was were are has have had its his her their who which "
+               "one also not but into over under about after before")
+_STOP = frozenset(_STOP_WORDS.split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +58,7 @@ class DancerOptions:
     max_words: int = 3
     min_chars: int = 4
     phonetic_limit: int = 8
-    dense_k: int = 30  # 0 switches dense candidates off (descriptions still score the others)
+    dense_k: int = 10  # 0 switches dense candidates off (descriptions still score the others)
     threshold: float | None = None  # None: the threshold tuned with the reranker's weights
     default_catalog: str = "default"
 
@@ -120,6 +126,7 @@ class DancerCorrector:
         self.reranker = reranker or Reranker.load()
         self.options = options
         self.lexicon = builtin_lexicon() if lexicon is None else lexicon
+        self._idf: dict[str, dict[str, float]] = {}  # catalog name -> description word -> idf
         tuned = float(self.reranker.meta.get("threshold", 0.5))
         self.threshold = options.threshold if options.threshold is not None else tuned
 
@@ -139,7 +146,7 @@ class DancerCorrector:
         index = self.catalog.index(name)
         if index is None or not len(index):
             return text, []
-        scored = self.score_spans(text, index, self.dense.get(name))
+        scored = self.score_spans(text, index, self.dense.get(name), self.idf(name))
         chosen = [s for s in self._choose([s for s in scored if s.probability >= self.threshold])
                   if s.surface != text[s.start:s.end]]
         pieces, cursor = [], 0
@@ -149,19 +156,33 @@ class DancerCorrector:
         pieces.append(text[cursor:])
         return "".join(pieces), chosen
 
-    def score_spans(self, text: str, index: EntityIndex, dense: DenseIndex | None) -> list[Scored]:
+    def idf(self, catalog: str) -> dict[str, float]:
+        """Inverse document frequencies of description words in one catalog (built on first use)."""
+        table = self._idf.get(catalog)
+        if table is None:
+            index = self.catalog.index(catalog)
+            entities = list(index) if index is not None else []
+            df = Counter(w for e in entities for w in description_words(e.description))
+            n = max(len(entities), 1)
+            table = self._idf[catalog] = {w: math.log(n / c) for w, c in df.items()}
+        return table
+
+    def score_spans(self, text: str, index: EntityIndex, dense: DenseIndex | None,
+                    idf: dict[str, float] | None = None) -> list[Scored]:
         """Every gated span's candidates with features and probabilities (the scorer's input)."""
         spans = self._spans(text, index)
         if not spans:
             return []
         query = self.embedder.embed([text])[0]
-        dense_hits: list[tuple[Entity, float]] = []
+        dense_hits: list[tuple[Entity, list[tuple[str, int]]]] = []
         if dense is not None and self.options.dense_k > 0:
-            dense_hits = dense.search(query, self.options.dense_k)
+            dense_hits = [(e, [(f, len(fold(f))) for f in e.surface_forms])
+                          for e, _cos in dense.search(query, self.options.dense_k)]
         out: list[Scored] = []
         for first, last, start, end, unknown, capitalised in spans:
+            context = description_words(text[:start] + " " + text[end:])
             out += self._span_candidates(text, first, last, start, end, unknown, capitalised, index, dense,
-                                         dense_hits, query)
+                                         dense_hits, query, (context, idf or {}))
         return out
 
     # ------------------------------------------------------------ internals
@@ -190,19 +211,24 @@ class DancerCorrector:
 
     def _span_candidates(self, text: str, first: int, last: int, start: int, end: int, unknown: bool,
                          capitalised: bool, index: EntityIndex, dense: DenseIndex | None,
-                         dense_hits: list[tuple[Entity, float]], query: FloatArray) -> list[Scored]:
+                         dense_hits: list[tuple[Entity, list[tuple[str, int]]]], query: FloatArray,
+                         context: tuple[set[str], dict[str, float]]) -> list[Scored]:
         opts = self.options
         span = text[start:end]
         found: dict[str, tuple[Entity, str, float]] = {}
         for c in index.candidates(span, opts.phonetic_limit, opts.max_distance):
             found[c.entity.id] = (c.entity, c.surface, c.distance)
         dense_ids = set()
-        for entity, _cos in dense_hits:
+        length = len(fold(span))
+        for entity, surface_forms in dense_hits:
             dense_ids.add(entity.id)
             if entity.id in found:
                 continue
-            surface, distance = min(((s, phonetic_distance(span, s)) for s in entity.surface_forms),
-                                    key=lambda p: p[1])
+            # cheap length filter before the phonetic distance (~20 us a pair)
+            forms = [s for s, n in surface_forms if abs(n - length) <= 0.4 * max(n, length)]
+            if not forms:
+                continue
+            surface, distance = min(((s, phonetic_distance(span, s)) for s in forms), key=lambda p: p[1])
             if distance <= opts.max_distance:
                 found[entity.id] = (entity, surface, distance)
         if not found:
@@ -212,6 +238,7 @@ class DancerCorrector:
                    else self.embedder.embed([f"{found[i][1]}: {found[i][0].description}" for i in ids]) @ query)
         cos = np.asarray(cosines, dtype=np.float32)
         dist = np.asarray([found[i][2] for i in ids], dtype=np.float32)
+        overlap = np.asarray([_overlap(found[i][0].description, *context) for i in ids], dtype=np.float32)
         folded = fold(span)
         identical = np.asarray([fold(found[i][1]) == folded for i in ids], dtype=np.float32)
         out = []
@@ -222,7 +249,8 @@ class DancerCorrector:
                         float(cos[j]), float(cos[j] - (others_cos.max() if len(others_cos) else 0.0)),
                         float(cos[j] >= cos.max()), float(eid in dense_ids), float(unknown),
                         float(capitalised), float(last - first + 1), float(math.log(len(ids))),
-                        float(identical[j]), float(identical.max()))
+                        float(identical[j]), float(identical.max()), float(overlap[j]),
+                        float(overlap[j] - (np.delete(overlap, j).max() if len(ids) > 1 else 0.0)))
             entity, surface, _ = found[eid]
             out.append(Scored(first, last, start, end, entity, surface, features,
                               self.reranker.probability(features)))
@@ -246,3 +274,15 @@ class DancerCorrector:
 def _nested(a: tuple[int, int], b: tuple[int, int]) -> bool:
     """Two different token ranges, one inside the other."""
     return a != b and ((a[0] <= b[0] and b[1] <= a[1]) or (b[0] <= a[0] and a[1] <= b[1]))
+
+
+def description_words(text: str) -> set[str]:
+    """Lower-case content words (3+ letters, no stop words) of a description or an utterance."""
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+
+
+def _overlap(description: str, context: set[str], idf: dict[str, float]) -> float:
+    """The idf-weighted share of the description's words that the utterance (span excluded) contains."""
+    words = description_words(description)
+    total = sum(idf.get(w, 1.0) for w in words)
+    return sum(idf.get(w, 1.0) for w in words & context) / total if total else 0.0
