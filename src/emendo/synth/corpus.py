@@ -114,7 +114,7 @@ class FilterOptions:
     min_chars: int = 15
     max_chars: int = 500
     min_letter_share: float = 0.7
-    min_script_share: float = 0.9
+    min_script_share: float = 0.8  # Russian; English needs max(this, 0.97) Latin letters
     require_end_punct: bool = True
 
 

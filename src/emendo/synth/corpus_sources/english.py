@@ -10,9 +10,19 @@ from pathlib import Path
 
 from emendo.synth.corpus import CorpusError
 from emendo.synth.corpus_sources.base import Document, Source, SourceData, chunked, deb, owned, read_text
+from emendo.synth.corpus_sources.l10n import (
+    APP_CATALOGUES,
+    GAME_CATALOGUES,
+    gettext_reader,
+    read_calibre,
+    read_freecol,
+    read_qgis,
+)
 from emendo.synth.corpus_sources.text import (
+    dictd_entries,
     html_paragraphs,
     paragraphs,
+    pod_paragraphs,
     r_character_vectors,
     rst_paragraphs,
     troff_paragraphs,
@@ -232,6 +242,51 @@ def html_reader(name: str, pkg: str, top: str, pattern: str, probe: str) -> Call
     return read
 
 
+def dictd_reader(name: str, pkg: str, db: str, headword_in_block: bool = False) -> Callable[[Path], SourceData]:
+    """A dictd database of a Debian dict-* package (``/usr/share/dictd/<db>.dict.dz`` + ``.index``)."""
+    def read(cache: Path) -> SourceData:
+        root, version = deb(pkg, f"/usr/share/dictd/{db}.index", cache)
+        base = root / "usr/share/dictd"
+        with gzip.open(base / f"{db}.dict.dz", "rb") as fh:
+            data = fh.read()
+        index = (base / f"{db}.index").read_text(encoding="utf-8", errors="replace")
+        docs = (Document(f"{name}:{head}", tuple(pars)) for head, pars in dictd_entries(data, index, headword_in_block))
+        return SourceData(docs, {pkg: version})
+    return read
+
+
+PERLDOC = "/usr/share/perl/5.36.0/pod"
+
+
+def read_perldoc(cache: Path) -> SourceData:
+    root, version = deb("perl-doc", f"{PERLDOC}/perlfaq1.pod", cache)
+    files = owned("perl-doc", root, (root / PERLDOC.lstrip("/")).glob("*.pod"))
+
+    def gen() -> Iterator[Document]:
+        for path in files:
+            yield Document(f"perldoc:{path.name}", tuple(pod_paragraphs(read_text(path))))
+
+    return SourceData(gen(), {"perl-doc": version})
+
+
+RUSTDOC = "/usr/share/doc/rust-doc/html"
+RUST_BOOKS = ("book", "reference", "rust-by-example", "edition-guide", "nomicon", "embedded-book", "rustc", "cargo",
+              "rustdoc")
+
+
+def read_rustdoc(cache: Path) -> SourceData:
+    root, version = deb("rust-doc", f"{RUSTDOC}/book/index.html", cache)
+    base = root / RUSTDOC.lstrip("/")
+    files = [p for book in RUST_BOOKS for p in owned("rust-doc", root, (base / book).glob("**/*.html"))
+             if p.is_file() and not p.is_symlink() and p.name not in ("print.html", "404.html", "toc.html")]
+
+    def gen() -> Iterator[Document]:
+        for path in files:
+            yield Document(f"rustdoc:{path.relative_to(base).as_posix()}", tuple(html_paragraphs(read_text(path))))
+
+    return SourceData(gen(), {"rust-doc": version})
+
+
 HANDBOOK = "/usr/share/doc/debian-handbook/html"
 PGDOC = "/usr/share/doc/postgresql-doc-15/html"
 SQLITEDOC = "/usr/share/doc/sqlite3"
@@ -239,6 +294,9 @@ GITDOC = "/usr/share/doc/git-doc"
 DJANGODOC = "/usr/share/doc/python-django-doc/html"
 SQLADOC = "/usr/share/doc/python-sqlalchemy-doc/html"
 OCTAVEDOC = "/usr/share/doc/octave/octave.html"
+RDOC = "/usr/share/R/doc/manual"
+POLICY = "/usr/share/doc/debian-policy"
+GNOME_HELP = "/usr/share/help"
 
 ENGLISH: tuple[Source, ...] = (
     Source("austen", "en", "public domain (Jane Austen, 1811-1817); R package janeaustenr: MIT",
@@ -282,4 +340,33 @@ ENGLISH: tuple[Source, ...] = (
                                                    f"{SQLADOC}/index.html")),
     Source("octavedoc", "en", "GPL-3+ (GNU Octave manual)", "GNU Octave manual (octave-doc)",
            html_reader("octavedoc", "octave-doc", OCTAVEDOC, "*.html", f"{OCTAVEDOC}/index.html")),
+    Source("foldoc", "en", "GFDL-1.1+ (Free On-line Dictionary of Computing, Denis Howe; no invariant sections)",
+           "FOLDOC definitions (dict-foldoc)", dictd_reader("foldoc", "dict-foldoc", "foldoc")),
+    Source("jargon", "en", "public domain (The Jargon File 4.4.7)", "The Jargon File entries (dict-jargon)",
+           dictd_reader("jargon", "dict-jargon", "jargon")),
+    Source("devil", "en", "public domain (Ambrose Bierce, The Devil's Dictionary, 1911)",
+           "The Devil's Dictionary (dict-devil)", dictd_reader("devil", "dict-devil", "devil", headword_in_block=True)),
+    Source("perldoc", "en", "GPL-1+ or Artistic (Perl 5 documentation)",
+           "Perl 5.36 core documentation, POD (perl-doc)", read_perldoc),
+    Source("rdoc", "en", "GPL-2 (R manuals)",
+           "R manuals: R-intro, R-lang, R-data, R-admin, R-exts, R-ints, R-FAQ (r-doc-html)",
+           html_reader("rdoc", "r-doc-html", RDOC, "*.html", f"{RDOC}/R-intro.html")),
+    Source("policy", "en", "GPL-2+ (Debian Policy Manual and its sub-policies)", "Debian Policy Manual (debian-policy)",
+           html_reader("policy", "debian-policy", POLICY, "*.html", f"{POLICY}/policy.html")),
+    Source("gnome-help", "en", "CC-BY-SA-3.0 (GNOME user documentation)", "GNOME help, C locale, Mallard pages "
+           "(gnome-user-docs)", html_reader("gnome-help", "gnome-user-docs", f"{GNOME_HELP}/C", "**/*.page",
+                                             f"{GNOME_HELP}/C/gnome-help/index.page")),
+    Source("games-en", "en", "per catalogue (see document licence)", "English source strings of the Russian "
+           "catalogues of " + ", ".join(GAME_CATALOGUES), gettext_reader(GAME_CATALOGUES, "en")),
+    Source("apps-en", "en", "per catalogue (see document licence)", "English source strings of the Russian "
+           "catalogues of " + ", ".join(APP_CATALOGUES), gettext_reader(APP_CATALOGUES, "en")),
+    Source("qgis-en", "en", "GPL-2+ (QGIS)", "QGIS 3.22 English source strings (qgis_ru.qm of qgis-common)",
+           read_qgis("en")),
+    Source("freecol-en", "en", "GPL-2+ (FreeCol)", "FreeCol game messages (FreeColMessages.properties)",
+           read_freecol("en")),
+    Source("calibre-en", "en", "GPL-3 (calibre)", "calibre English source strings (ru/messages.mo of locales.zip)",
+           read_calibre("en")),
+    Source("rustdoc", "en", "MIT or Apache-2.0 (Rust documentation)", "Rust 1.63 books: The Rust Programming "
+           "Language, Reference, Rust by Example, Edition Guide, Nomicon, Embedded Book, rustc/cargo/rustdoc books "
+           "(rust-doc)", read_rustdoc),
 )

@@ -16,6 +16,14 @@ from pathlib import Path
 from emendo.synth.corpus import CorpusError
 from emendo.synth.corpus_sources.base import Document, Source, SourceData, deb, package_glob, read_text
 from emendo.synth.corpus_sources.english import html_reader
+from emendo.synth.corpus_sources.l10n import (
+    APP_CATALOGUES,
+    GAME_CATALOGUES,
+    gettext_reader,
+    read_calibre,
+    read_freecol,
+    read_qgis,
+)
 from emendo.synth.corpus_sources.text import mo_messages, troff_paragraphs
 
 # ------------------------------------------------------------------ Wiktionary usage examples (wiki-ru-wordnet)
@@ -207,6 +215,7 @@ DEVREF = "/usr/share/developers-reference/ru"
 DOUBLECMD = "/usr/share/doublecmd/doc/ru"
 KICAD = "/usr/share/doc/kicad/help/ru"
 UPG = "/usr/share/doc/ubuntu-packaging-guide-html-ru"
+GNOME_HELP = "/usr/share/help/ru"
 
 
 def _gimp(cache: Path) -> SourceData:
@@ -255,4 +264,18 @@ RUSSIAN: tuple[Source, ...] = (
            "Ubuntu Packaging Guide, Russian (ubuntu-packaging-guide-html-ru)",
            html_reader("ubuntu-packaging-guide-ru", "ubuntu-packaging-guide-html-ru", UPG, "*.html",
                        f"{UPG}/index.html")),
+    Source("gnome-help-ru", "ru", "CC-BY-SA-3.0 (GNOME user documentation)",
+           "GNOME help, Russian, Mallard pages (gnome-user-docs)",
+           html_reader("gnome-help-ru", "gnome-user-docs", GNOME_HELP, "**/*.page",
+                       f"{GNOME_HELP}/gnome-help/index.page")),
+    Source("games-ru", "ru", "per catalogue (see document licence)",
+           "Russian translations (.mo) of " + ", ".join(GAME_CATALOGUES), gettext_reader(GAME_CATALOGUES, "ru")),
+    Source("apps-ru", "ru", "per catalogue (see document licence)",
+           "Russian translations (.mo) of " + ", ".join(APP_CATALOGUES), gettext_reader(APP_CATALOGUES, "ru")),
+    Source("qgis-ru", "ru", "GPL-2+ (QGIS)", "QGIS 3.22 Russian translation (qgis_ru.qm of qgis-common)",
+           read_qgis("ru")),
+    Source("freecol-ru", "ru", "GPL-2+ (FreeCol)", "FreeCol game messages, Russian (FreeColMessages_ru.properties)",
+           read_freecol("ru")),
+    Source("calibre-ru", "ru", "GPL-3 (calibre)", "calibre Russian translation (ru/messages.mo of locales.zip)",
+           read_calibre("ru")),
 )

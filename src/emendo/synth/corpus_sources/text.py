@@ -224,3 +224,174 @@ def r_strings(blob: bytes) -> list[str] | None:
 
 def r_character_vectors(path: Path) -> list[list[str]]:
     return [v for v in (r_strings(b) for b in iter_rdb(path.read_bytes())) if v is not None]
+
+
+def mo_source(msgid: str) -> str:
+    """The source text of a .mo msgid: the ``context\\x04`` prefix dropped."""
+    return msgid.rsplit("\x04", 1)[-1]
+
+
+# ------------------------------------------------------------------ Qt .qm catalogues
+
+QM_MAGIC = bytes.fromhex("3cb86418caef9c95cd211cbf60a1bddd")
+
+
+def qm_messages(data: bytes) -> list[tuple[str, str]]:
+    """(source text, first translation) pairs of a Qt .qm file (messages without a stored source text are
+    skipped)."""
+    if not data.startswith(QM_MAGIC):
+        raise CorpusError("not a Qt .qm file")
+    pos, messages = len(QM_MAGIC), b""
+    while pos + 5 <= len(data):
+        tag, length = data[pos], struct.unpack(">I", data[pos + 1:pos + 5])[0]
+        if tag == 0x69:
+            messages = data[pos + 5:pos + 5 + length]
+        pos += 5 + length
+    out: list[tuple[str, str]] = []
+    source, translations, p = "", list[str](), 0
+    while p < len(messages):
+        tag = messages[p]
+        p += 1
+        if tag == 1:  # end of message
+            if source and translations and translations[0]:
+                out.append((source, translations[0]))
+            source, translations = "", []
+        elif tag == 5:  # obsolete 4-byte field
+            p += 4
+        elif tag in (2, 3, 4, 6, 7, 8, 9):
+            (length,) = struct.unpack(">I", messages[p:p + 4])
+            p += 4
+            if length == 0xFFFFFFFF:
+                continue
+            blob = messages[p:p + length]
+            p += length
+            if tag == 3:
+                translations.append(blob.decode("utf-16-be", "replace"))
+            elif tag == 6:
+                source = blob.decode("utf-8", "replace")
+        else:
+            raise CorpusError(f"Qt .qm message block: unknown tag {tag:#x} at {p - 1}")
+    return out
+
+
+# ------------------------------------------------------------------ Java .properties
+
+_PROP = re.compile(r"^\s*([^#!\s=:][^=:]*?)\s*[=:]\s?(.*)$")
+_UNICODE_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+
+
+def properties_values(text: str) -> dict[str, str]:
+    """key -> value of a Java .properties file (``\\uXXXX`` escapes and continuation lines resolved)."""
+    out: dict[str, str] = {}
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        while line.endswith("\\") and not line.endswith("\\\\") and i + 1 < len(lines):
+            i += 1
+            line = line[:-1] + lines[i].lstrip()
+        i += 1
+        m = _PROP.match(line)
+        if m:
+            value = _UNICODE_ESCAPE.sub(lambda u: chr(int(u.group(1), 16)), m.group(2))
+            out[m.group(1)] = value.replace("\\n", " ").replace("\\t", " ").replace("\\:", ":").replace("\\=", "=")
+    return out
+
+
+# ------------------------------------------------------------------ POD (Perl documentation)
+
+_POD_CODE = re.compile(r"([A-Z])<([^<>]*)>")
+_POD_DOUBLE = re.compile(r"([A-Z])<{2,}\s(.*?)\s>{2,}")
+_POD_ESCAPES = {"lt": "<", "gt": ">", "verbar": "|", "sol": "/", "quot": '"', "amp": "&"}
+
+
+def _pod_inline(code: str, body: str) -> str:
+    if code in "CF":
+        return "{code}"
+    if code == "L":
+        text = body.split("|", 1)[0] if "|" in body else body
+        return text.strip('"').split("/")[-1].strip('"') if "|" not in body else text
+    if code == "E":
+        if body in _POD_ESCAPES:
+            return _POD_ESCAPES[body]
+        number = body.lower()
+        if re.fullmatch(r"0x[0-9a-f]+|\d+", number):
+            return chr(int(number, 16) if number.startswith("0x") else int(number, 8 if number.startswith("0") else 10))
+        return "{code}"
+    if code in "XZ":
+        return ""
+    return body
+
+
+def pod_paragraphs(text: str) -> Iterator[str]:
+    """Ordinary paragraphs of a POD document with formatting codes resolved (``C<>``/``F<>`` as a ``{code}``
+    marker, ``L<text|target>`` as its text); commands, verbatim blocks and ``=begin``/``=for`` regions skipped."""
+    in_pod, region = text.lstrip().startswith("="), 0
+    for block in re.split(r"\n\s*\n", text):
+        if not block.strip():
+            continue
+        first = block.lstrip("\n")
+        if first.startswith("="):
+            cmd = first.split(None, 1)[0]
+            in_pod = cmd != "=cut"
+            region += (cmd == "=begin") - (cmd == "=end")
+            continue
+        if not in_pod or region > 0 or first[:1].isspace():
+            continue
+        par = " ".join(first.split())
+        for _ in range(4):
+            par = _POD_DOUBLE.sub(lambda m: _pod_inline(m.group(1), m.group(2)), par)
+            par = _POD_CODE.sub(lambda m: _pod_inline(m.group(1), m.group(2)), par)
+        yield par
+
+
+# ------------------------------------------------------------------ dictd databases
+
+_DICT_LINK = re.compile(r"\{([^{}]*)\}")
+_DICT_CATEGORY = re.compile(r"^(?:<[^<>]*>\s*,?\s*)+")
+
+
+_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def _b64_number(text: str) -> int:
+    n = 0
+    for ch in text:
+        n = n * 64 + _B64.index(ch)
+    return n
+
+
+def dictd_entries(data: bytes, index: str, headword_in_block: bool = False) -> Iterator[tuple[str, list[str]]]:
+    """(headword, paragraphs) of a dictd database: the ``.index`` lines (headword, base-64 offset and length)
+    locate the entries in the uncompressed ``.dict`` bytes; aliases of one entry are read once.
+
+    An entry's first line is its headword. Paragraphs are its blank-line separated blocks, joined;
+    ``{cross references}`` keep their text and leading ``<category>`` tags are dropped. With
+    ``headword_in_block`` (The Devil's Dictionary) the first line's text after ``HEADWORD, n.`` starts the first
+    paragraph."""
+    seen: set[int] = set()
+    for line in index.splitlines():
+        fields = line.split("\t")
+        if len(fields) < 3 or fields[0].startswith("00-database") or fields[0].startswith("00database"):
+            continue
+        offset, length = _b64_number(fields[1]), _b64_number(fields[2])
+        if offset in seen:
+            continue
+        seen.add(offset)
+        lines = data[offset:offset + length].decode("utf-8", "replace").splitlines()
+        if not lines:
+            continue
+        head = lines[0].strip()
+        if headword_in_block:
+            m = re.match(r"^[^,]*,\s*(?:[a-z.]+\.\s+)?(.*)$", lines[0])
+            lines = [m.group(1) if m else "", *lines[1:]]
+            head = head.split(",")[0]
+        else:
+            lines = lines[1:]
+        pars = []
+        for par in paragraphs(lines):
+            par = _DICT_CATEGORY.sub("", _DICT_LINK.sub(r"\1", par)).strip()
+            if par:
+                pars.append(par)
+        if pars:
+            yield head, pars
