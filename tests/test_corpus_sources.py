@@ -77,7 +77,8 @@ def test_catalogue_strings() -> None:
     assert usable("Line one\nline two.") == "Line one line two."
     docs = list(pairs_documents("x.mo", [("ctx\x04Go home.", "Иди домой."), ("%s left", "%s ушёл")], "en", "GPL"))
     assert [d.paragraphs for d in docs] == [("Go home.",)] and docs[0].licence == "GPL"
-    assert list(pairs_documents("x.mo", [("Go home.", "Иди домой.")], "ru", ""))[0].paragraphs == ("Иди домой.",)
+    (ru,) = pairs_documents("x.mo", [("Go home.", "Иди домой.")], "ru", "")
+    assert ru.paragraphs == ("Иди домой.",)
 
 
 def test_russian_script_share_relaxed() -> None:
