@@ -37,18 +37,6 @@ from emendo.synth.simulate import simulate
 SHARD = 500_000
 
 
-def _plain(path: Path, tmp: Path) -> Path:
-    """``simulate`` reads plain JSONL: un-gzip ``path`` into ``tmp`` when needed."""
-    if path.suffix != ".gz":
-        return path
-    out = tmp / path.name.removesuffix(".gz")
-    if out.exists():
-        out = tmp / f"{len(list(tmp.iterdir()))}-{out.name}"
-    with gzip.open(path, "rb") as src, out.open("wb") as dst:
-        shutil.copyfileobj(src, dst)
-    return out
-
-
 def _lines(directory: Path) -> list[str]:
     lines: list[str] = []
     for shard in sorted(directory.glob("pairs-*.jsonl")):
@@ -86,10 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmpname:
         tmp = Path(tmpname)
         for k, clean in enumerate(args.clean):
-            plain = _plain(clean, tmp)
             for j, scale in enumerate(scales):
                 run_dir = tmp / f"sim-{k}-{j}"
-                run = simulate(args.simulator, plain, run_dir, seed=args.seed + 100 * k + j, workers=args.workers,
+                run = simulate(args.simulator, clean, run_dir, seed=args.seed + 100 * k + j, workers=args.workers,
                                rate_scale=scale, limit=args.limit, progress=False)
                 sim = _lines(run_dir)
                 counts[f"simulated {clean.name} x{scale}"] = len(sim)
@@ -103,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         dev_lines: list[str] = []
         for k, clean in enumerate(args.dev_clean):
             run_dir = tmp / f"dev-{k}"
-            simulate(args.simulator, _plain(clean, tmp), run_dir, seed=args.seed + 7_000 + k, workers=args.workers,
+            simulate(args.simulator, clean, run_dir, seed=args.seed + 7_000 + k, workers=args.workers,
                      limit=args.dev_limit, progress=False)
             dev_lines.extend(_lines(run_dir))
     rng = random.Random(args.seed)
@@ -114,8 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     for s in range(0, len(lines), SHARD):
         (args.out / f"train-{s // SHARD:05d}.jsonl").write_text("\n".join(lines[s: s + SHARD]) + "\n", encoding="utf-8")
     (args.out / "dev.jsonl").write_text("\n".join(dev_lines) + "\n", encoding="utf-8")
-    manifest = {"generator": "scripts/make_dlm_data.py", "argv": sys.argv[1:], "seed": args.seed, "rate_scales": scales,
-                "real_repeat": args.real_repeat, "counts": counts, "train_pairs": len(lines), "dev_pairs": len(dev_lines)}
+    manifest = {"generator": "scripts/make_dlm_data.py", "argv": sys.argv[1:], "seed": args.seed,
+                "rate_scales": scales, "real_repeat": args.real_repeat, "counts": counts,
+                "train_pairs": len(lines), "dev_pairs": len(dev_lines)}
     (args.out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(manifest, indent=2))
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 import statistics
@@ -121,3 +122,7 @@ def test_read_clean_errors(tmp_path: Path) -> None:
     long.write_text(" ".join(["word"] * 60) + "\n")
     wins = list(read_clean(long))
     assert len(wins) > 1 and all(len(w.text) <= 90 for w in wins)
+    packed = tmp_path / "clean.jsonl.gz"
+    with gzip.open(packed, "wt", encoding="utf-8") as fh:
+        fh.write(json.dumps({"id": "g1", "text": "a gzipped line", "lang": "en"}) + "\n")
+    assert [(c.id, c.text) for c in read_clean(packed)] == [("g1", "a gzipped line")]

@@ -3,7 +3,8 @@
 ``fit-simulator`` reads real pair directories (``emendo synth speech`` /
 ``handwriting`` output) and writes the fitted :class:`~emendo.synth.simulator.ErrorModel`
 as JSON. ``simulate`` reads clean sentences (JSONL with ``id``/``text``/``lang`` and
-optional ``source``/``document``/``licence``/``split``, or a text file with ``--lang``),
+optional ``source``/``document``/``licence``/``split``, or a text file with ``--lang``;
+either may be gzipped),
 cuts them into the model's 90-character windows and writes one pair per sentence window
 and requested source (``--sources asr htr``) through the resumable
 :class:`~emendo.synth.writer.PairWriter`. Every pair is seeded from the run seed and its
@@ -16,6 +17,7 @@ punctuation), as the real speech pairs do; HTR pairs keep the text as written.
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
 import json
 import multiprocessing
@@ -61,9 +63,10 @@ def read_clean(path: Path, *, default_lang: str = "en", window_chars: int = 90,
     """Sentence windows of a JSONL or text file; unusable lines are counted in ``rejects`` by reason."""
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    jsonl = path.suffix.lower() in (".jsonl", ".ndjson", ".json")
+    gz = path.suffix.lower() == ".gz"
+    jsonl = (path.with_suffix("") if gz else path).suffix.lower() in (".jsonl", ".ndjson", ".json")
     rejects = rejects if rejects is not None else Counter()
-    with path.open("rb") as fh:
+    with (gzip.open(path, "rb") if gz else path.open("rb")) as fh:
         for lineno, raw in enumerate(fh, start=1):
             if not raw.strip():
                 continue
