@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--real", type=Path, nargs="+", required=True, help="real pair directories")
     ap.add_argument("--clean", type=Path, help="clean-text file for the throughput run (JSONL or text)")
     ap.add_argument("--throughput-lines", type=int, default=50_000)
+    ap.add_argument("--draws", type=int, default=5, help="simulated versions of each held-out clean text")
     ap.add_argument("--model-out", type=Path, help="also fit on ALL real pairs and save the model here")
     ap.add_argument("--vocabulary", nargs="*", default=[], metavar="FILE:LANG",
                     help="extra real words per language for the phonetic swaps (as emendo synth fit-simulator)")
@@ -93,10 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     for g, members in sorted(by_group.items()):
         if g not in model.profiles:
             continue
-        sims = [(p.clean, model.corrupt(p.clean, p.source, p.lang, rng)[0]) for p in members]
+        sims = [(p.clean, model.corrupt(p.clean, p.source, p.lang, rng)[0]) for _ in range(args.draws) for p in members]
         real = profile([(p.clean, p.noisy) for p in members])
         sim = profile(sims)
-        groups[g] = {"fitted_on": model.profiles[g].pairs, "real": real, "simulated": sim,
+        groups[g] = {"fitted_on": model.profiles[g].pairs, "draws": args.draws, "real": real, "simulated": sim,
                      "rel_diff": {k: (sim[k] - real[k]) / real[k] if real[k] else None
                                   for k in ("wer_mean", "cer_mean", "wer_median", "wer_p90", "with_errors")}}
 
@@ -139,7 +140,8 @@ def markdown(info: dict[str, Any]) -> str:
     lines = ["# Error simulator vs the real pairs it was fitted on", "",
              f"Machine: {info['machine']}; load average at the end {info['load_avg_end']}.",
              "Real pairs: " + ", ".join(f"`{d}`" for d in info["real_dirs"]) + "; fitted on ~80% of them (by id hash),",
-             "compared on the other ~20%: the simulator corrupts the clean side of each held-out pair.", "",
+             "compared on the other ~20%: the simulator corrupts the clean side of each held-out pair "
+             f"{next(iter(info['groups'].values()))['draws'] if info['groups'] else 0} times.", "",
              "| group | fitted on | held out | WER real | WER sim | diff | CER real | CER sim | diff "
              "| median WER real/sim | p90 WER real/sim | with errors real/sim |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]

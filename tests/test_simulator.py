@@ -126,3 +126,14 @@ def test_read_clean_errors(tmp_path: Path) -> None:
     with gzip.open(packed, "wt", encoding="utf-8") as fh:
         fh.write(json.dumps({"id": "g1", "text": "a gzipped line", "lang": "en"}) + "\n")
     assert [(c.id, c.text) for c in read_clean(packed)] == [("g1", "a gzipped line")]
+
+
+def test_bundled_simulator_loads_and_corrupts() -> None:
+    from emendo.synth.simulator import BUNDLED
+
+    model = ErrorModel.load(BUNDLED)
+    assert {"asr-en", "htr-en", "htr-ru"} <= set(model.profiles)
+    rng = random.Random(1)
+    outs = [model.corrupt(t, "htr", "ru", rng)[0] for t in RUSSIAN * 10]
+    changed = sum(o != t for o, t in zip(outs, RUSSIAN * 10, strict=True)) / len(outs)
+    assert 0.3 < changed < 0.98  # most, not all, real htr-ru lines have an error

@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from emendo.models.inputs import windows
 from emendo.records import TrainingPair
-from emendo.synth.simulator import VERSION, ErrorModel, fit
+from emendo.synth.simulator import BUNDLED, VERSION, ErrorModel, fit
 from emendo.synth.writer import PairWriter, read_pairs
 
 ASR_NORMALIZATION = "hyporadise"
@@ -198,7 +198,8 @@ def _consume(results: Iterator[dict[str, Any]], writer: PairWriter, stats: Count
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path,
                         help="clean sentences: JSONL (id/text/lang/source/document/licence) or text")
-    parser.add_argument("--model", type=Path, required=True, help="fitted simulator JSON (emendo synth fit-simulator)")
+    parser.add_argument("--model", type=Path, default=BUNDLED,
+                        help="fitted simulator JSON[.gz] (emendo synth fit-simulator); default: the bundled one")
     parser.add_argument("--out", type=Path, required=True, help="output directory (resumed if it exists)")
     parser.add_argument("--sources", nargs="+", choices=["asr", "htr"], default=["asr", "htr"],
                         help="which error profiles to apply to every sentence (one pair each)")

@@ -28,6 +28,7 @@ pairs (table and plot).
 from __future__ import annotations
 
 import bisect
+import gzip
 import json
 import math
 import random
@@ -42,9 +43,11 @@ from typing import Any
 
 from emendo.records import TrainingPair
 
-VERSION = "1"
+VERSION = "2"
+BUNDLED = Path(__file__).resolve().parent.parent / "data" / "simulator" / "simulator.json.gz"
 EVENTS = ("sub", "ins", "del", "split", "merge")
-LENGTH_BUCKETS = (4, 8, 14, 22)  # upper bounds (words) of all but the last bucket
+MAX_LENGTH = 60  # sentences longer than this share the error-rate pool of this length
+MIN_RATE_SAMPLES = 40  # error rates drawn from the pairs of the nearest lengths, at least this many
 MAX_TABLE = 20_000  # entries kept per confusion table (most frequent first)
 
 
@@ -148,9 +151,9 @@ def skeleton(word: str) -> str:
     return "".join(out)
 
 
-def bucket(n_words: int) -> int:
-    """Length bucket index of a sentence with ``n_words`` words."""
-    return bisect.bisect_left(LENGTH_BUCKETS, n_words)
+def length_key(n_words: int) -> int:
+    """The sentence length under which a pair's error rate is stored."""
+    return min(n_words, MAX_LENGTH)
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -185,7 +188,7 @@ def _add_pair(acc: _Counts, clean: str, noisy: str, nbest: Sequence[str] | None)
     acc.words += len(cw)
     acc.seen.update(cw)
     events = [e for e in events_from_alignment(align_words(cw, nw)) if e[0] != "ok"]
-    acc.rates[bucket(len(cw))].append(len(events) / len(cw))
+    acc.rates[length_key(len(cw))].append(len(events) / len(cw))
     for op, c, n in events:
         acc.events[op] += 1
         if op in ("sub", "split", "merge"):
@@ -294,6 +297,24 @@ class Profile:
             self._cache[name] = getattr(self, "_build_" + name)()
         return self._cache[name]
 
+    def rates_near(self, n_words: int) -> list[float]:
+        """Per-pair error rates of real sentences of (nearly) this length: the exact length first,
+        then lengths ever further away until at least :data:`MIN_RATE_SAMPLES` rates are pooled.
+        Drawing from the same length keeps the share of error-free pairs right."""
+        key = f"near{length_key(n_words)}"
+        if key not in self._cache:
+            target = length_key(n_words)
+            by_len = {int(k): v for k, v in self.rates.items()}
+            pool: list[float] = []
+            for dist in range(0, MAX_LENGTH + 1):
+                for n in {target - dist, target + dist}:
+                    pool.extend(by_len.get(n, ()))
+                if len(pool) >= MIN_RATE_SAMPLES:
+                    break
+            self._cache[key] = pool or [0.0]
+        rates: list[float] = self._cache[key]
+        return rates
+
     def _build_events(self) -> tuple[list[str], list[float]]:
         ops = [op for op in EVENTS if self.event_mix.get(op, 0) > 0] or ["sub"]
         return ops, list(_cum([self.event_mix.get(op, 1.0) for op in ops]))
@@ -342,12 +363,15 @@ class ErrorModel:
 
     # ---- persistence
     def save(self, path: Path) -> None:
+        """Write the model as JSON (gzipped when ``path`` ends in ``.gz``; byte-stable for a given model)."""
         data = {"version": VERSION, "profiles": {g: p.to_dict() for g, p in self.profiles.items()}}
-        path.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+        raw = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        path.write_bytes(gzip.compress(raw, mtime=0) if path.suffix == ".gz" else raw)
 
     @classmethod
     def load(cls, path: Path) -> ErrorModel:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        data = json.loads(gzip.decompress(raw) if path.suffix == ".gz" else raw)
         if data.get("version") != VERSION:
             raise ValueError(f"{path}: simulator model version {data.get('version')!r}, expected {VERSION!r}")
         return cls({g: Profile(**p) for g, p in data["profiles"].items()})
@@ -366,7 +390,7 @@ class ErrorModel:
         words = clean.split()
         if not words:
             return clean, None, {"rate": 0.0, "events": {}}
-        rates = prof.rates.get(str(bucket(len(words)))) or [r for rs in prof.rates.values() for r in rs]
+        rates = prof.rates_near(len(words))
         rate = rates[int(rng.random() * len(rates))] * rate_scale
         expected = rate * len(words)
         n_events = int(expected) + (1 if rng.random() < expected - int(expected) else 0)
@@ -447,7 +471,7 @@ def _substitute(prof: Profile, word: str, rng: random.Random) -> str:
         near: list[str] = [w for w in prof._table("phonetic").get(skeleton(word), ()) if w != word]
         if near:
             # real confusions sound alike AND look alike: the closest spelling of a few same-skeleton words
-            sample = [near[int(rng.random() * len(near))] for _ in range(4)]
+            sample = [near[int(rng.random() * len(near))] for _ in range(8)]
             return max(sample, key=lambda w: SequenceMatcher(None, word, w, autojunk=False).ratio())
     return _spell(prof, word, rng)
 
