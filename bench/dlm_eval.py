@@ -67,6 +67,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from emendo.correctors.dlm import (  # noqa: E402
     DECODER_FILES,
+    PRODUCT_OPTIONS,
     DecodingOptions,
     DenoisingLM,
     _Work,
@@ -91,10 +92,10 @@ DEFAULT_SYNTHETIC = REPO / "runs" / "data" / "textnoise"
 HYPORADISE_SETS = ("test_ls_clean", "test_ls_other", "test_wsj_score", "train_atis")
 GROUPS = ("asr-en", "htr-en", "asr-ru", "htr-ru")
 #: the product defaults (src/emendo/correctors/registry.py) at the time of writing
-REGISTRY = DecodingOptions(min_copy_gap=2.0, max_relative_edit=0.34, nbest_agreement="support")
+REGISTRY = PRODUCT_OPTIONS
 GATE_FIELDS = ("min_confidence", "min_copy_gap", "max_relative_edit", "nbest_agreement")
 DECODE_FIELDS = ("beam_size", "max_new_tokens", "min_new_tokens", "max_length_ratio", "length_slack",
-                 "length_penalty", "copy_bias")
+                 "length_penalty", "copy_bias", "use_nbest", "banned")
 
 # the tuning grid (gates are applied offline; copy_bias needs one decode per value)
 GRID: dict[str, tuple[Any, ...]] = {
@@ -218,10 +219,12 @@ class Decoder:
         card = lm.model.card
         self.model_id = card.get("files", {}).get(DECODER_FILES[lm.model.variant], {}).get("sha256", lm.version)
 
-    def plan(self, hyp: Hypothesis) -> list[_Work]:
+    def plan(self, hyp: Hypothesis, opts: DecodingOptions) -> list[_Work]:
         lm = self.lm
         wins = windows(hyp.text, lm.inputs.window_chars, lm.inputs.window_overlap)
-        nbest = hyp.nbest if len(wins) == 1 else None
+        nbest = None
+        if opts.use_nbest and hyp.nbest and len(wins) == 1:  # as DenoisingLM.correct_detailed does
+            nbest = [x for x in hyp.nbest if not any(b in x for b in opts.banned)] or None
         out = []
         for win in wins:
             src = format_input(win.text, nbest, hyp.source, hyp.lang, lm.inputs)
@@ -264,7 +267,7 @@ class Decoder:
         """The planned and decoded windows of every hypothesis (input order)."""
         key = decode_key(opts)
         memo = self._memo(key)
-        plans = [self.plan(h) for h in hyps]
+        plans = [self.plan(h, opts) for h in hyps]
         todo: dict[str, _Work] = {}
         reused = 0
         for works in plans:
@@ -327,7 +330,7 @@ class Decoder:
             ref = lm.correct_detailed(hyps, opts)
         finally:
             lm.batch_size = saved
-        plans = [self.plan(h) for h in hyps]
+        plans = [self.plan(h, opts) for h in hyps]
         work = [w for p in plans for w in p]
         order = sorted(range(len(work)), key=lambda j: len(work[j].source_ids))
         for lo in range(0, len(order), batch_size):

@@ -17,10 +17,12 @@ def test_names_build_pipelines():
         build_pipeline(Settings(correctors="nope"))
 
 
-def test_dlm_needs_a_model_and_runs_in_the_pipeline():
-    with pytest.raises(ConfigError, match="EMENDO_DLM_MODEL"):
-        build_pipeline(Settings(correctors="dlm"))
+def test_dlm_uses_the_bundled_model_by_default_and_runs_in_the_pipeline():
     pytest.importorskip("tokenizers")
+    (bundled,) = build_pipeline(Settings(correctors="dlm")).correctors
+    assert bundled.version.startswith("dlm-release") and bundled.version.endswith("-int8")
+    with pytest.raises(ConfigError, match="not an exported denoising LM"):
+        build_pipeline(Settings(correctors="dlm", dlm_model="/nonexistent"))
     pipeline = build_pipeline(Settings(correctors="rescorer,dlm", dlm_model=str(FIXTURE)))
     (c,) = pipeline.correct([Hypothesis("x", "the cat sat on the mat")])
     assert [s.corrector for s in c.steps] == ["kenlm-rescorer", "dlm"]

@@ -30,7 +30,8 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
                    "comma-separated pipeline, run in this order: `identity`, `rescorer`, `dlm`, `pednec` "
                    "(alias `entities`), `dancer`"),
     "lm_path": ("EMENDO_LM_PATH", "KenLM model for the rescorer (empty: the bundled English LM)"),
-    "dlm_model": ("EMENDO_DLM_MODEL", "exported denoising-LM directory for the `dlm` corrector"),
+    "dlm_model": ("EMENDO_DLM_MODEL",
+                  "exported denoising-LM directory for the `dlm` corrector (empty: the bundled release model)"),
     "entity_catalogs": ("EMENDO_ENTITY_CATALOGS",
                         "comma-separated entity catalog files (JSONL/CSV, optionally .gz) for `pednec`/`dancer`; "
                         "empty: the built-in catalogs"),

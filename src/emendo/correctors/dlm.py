@@ -135,6 +135,16 @@ class DecodingOptions:
         return {name: getattr(self, name) for name in self.__slots__}
 
 
+#: The product's decoding options (``emendo.correctors.registry``): the strictest point of the
+#: gate sweep on the synthetic dev split (no clean dev input changed), and the 1-best alone,
+#: because real n-best lists (HyPoradise) made the release model switch words far more often
+#: than it fixed them (bench/results/dlm_eval_release.md).
+PRODUCT_OPTIONS = DecodingOptions(copy_bias=0.0, min_confidence=0.85, min_copy_gap=5.0, use_nbest=False)
+
+#: The bundled release model (int8 graphs only; model card in its README.md).
+BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "data" / "models" / "dlm"
+
+
 # ---------------------------------------------------------------- results
 
 

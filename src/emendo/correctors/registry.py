@@ -22,15 +22,10 @@ def _rescorer(settings: Settings) -> Corrector:
 
 
 def _dlm(settings: Settings) -> Corrector:
-    from emendo.correctors.dlm import DecodingOptions, DenoisingLM
+    from emendo.correctors.dlm import BUNDLED_MODEL, PRODUCT_OPTIONS, DenoisingLM
 
-    if not settings.dlm_model:
-        raise ConfigError("the dlm corrector needs EMENDO_DLM_MODEL (an exported model directory); "
-                          "no denoising LM is bundled yet")
-    # Conservative gates: the strictest point of the gate sweep on the synthetic dev split
-    # (clean-input words changed <= 0.10%; bench/results/dlm_eval.md "tuned-strict").
-    options = DecodingOptions(copy_bias=0.5, min_confidence=0.7, min_copy_gap=6.0, max_relative_edit=0.5)
-    dlm: Corrector = DenoisingLM(settings.dlm_model, options=options)
+    model_dir = settings.dlm_model or str(BUNDLED_MODEL)
+    dlm: Corrector = DenoisingLM(model_dir, options=PRODUCT_OPTIONS)
     return dlm
 
 
