@@ -10,7 +10,7 @@ import tarfile
 import unicodedata
 import zipfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from emendo.synth.corpus import CorpusError
@@ -190,18 +190,38 @@ def ftl_values(text: str) -> list[str]:
     return out
 
 
-def read_firefox_ru(cache: Path) -> SourceData:
-    root, version = deb("firefox-esr-l10n-ru", FIREFOX_XPI, cache)
+def langpack_reader(name: str, pkg: str, xpi_path: str) -> Callable[[Path], SourceData]:
+    """Reader of the .ftl/.properties values inside a Mozilla language pack (.xpi) of a Debian package."""
 
-    def gen() -> Iterator[Document]:
-        with zipfile.ZipFile(root / FIREFOX_XPI.lstrip("/")) as xpi:
-            for name in sorted(xpi.namelist()):
-                if name.endswith((".ftl", ".properties")):
-                    values = ftl_values(xpi.read(name).decode("utf-8", "replace"))
-                    if values:
-                        yield Document(f"firefox:{name}", tuple(values))
+    def read(cache: Path) -> SourceData:
+        root, version = deb(pkg, xpi_path, cache)
 
-    return SourceData(gen(), {"firefox-esr-l10n-ru": version})
+        def gen() -> Iterator[Document]:
+            with zipfile.ZipFile(root / xpi_path.lstrip("/")) as xpi:
+                for member in sorted(xpi.namelist()):
+                    if member.endswith((".ftl", ".properties")):
+                        values = ftl_values(xpi.read(member).decode("utf-8", "replace"))
+                        if values:
+                            yield Document(f"{name}:{member}", tuple(values))
+
+        return SourceData(gen(), {pkg: version})
+    return read
+
+
+read_firefox_ru = langpack_reader("firefox", "firefox-esr-l10n-ru", FIREFOX_XPI)
+THUNDERBIRD_XPI = "/usr/lib/thunderbird/extensions/langpack-ru@thunderbird.mozilla.org.xpi"
+read_thunderbird_ru = langpack_reader("thunderbird", "thunderbird-l10n-ru", THUNDERBIRD_XPI)
+
+CDDA_CATALOGUES = {"cataclysm-dda-data": "CC-BY-SA-3.0 (Cataclysm: Dark Days Ahead game data and translations; "
+                   "/usr/share/doc/cataclysm-dda-data/copyright)"}
+RU_APP_CATALOGUES = {  # Russian-only additions (package -> licence); every ru/LC_MESSAGES/*.mo of the package is read
+    "gnucash-common": "GPL-2+ (GnuCash translations)",
+    "k3b-i18n": "GPL-2+ (K3b translations, po/*)",
+    "krita-l10n": "GPL-2+ and LGPL-2+ (Krita translations; debian/copyright 'GPL-and-LGPL')",
+    "krusader": "GPL-2+ (Krusader translations)",
+    "binutils-common": "GPL-3+ (GNU binutils translations)",
+    "gettext": "GPL-3+ (GNU gettext-tools translations)",
+}
 
 
 LO_HELP = "/usr/share/libreoffice/help/ru"
@@ -251,6 +271,8 @@ RUSSIAN: tuple[Source, ...] = (
            html_reader("debian-faq-ru", "debian-faq-ru", FAQ, "*.ru.html", f"{FAQ}/index.ru.html")),
     Source("firefox-ru", "ru", "MPL-2.0 (Firefox ESR Russian language pack)",
            "Firefox ESR UI strings, Russian (.ftl/.properties of firefox-esr-l10n-ru)", read_firefox_ru),
+    Source("thunderbird-ru", "ru", "MPL-2.0 (Thunderbird ESR Russian language pack)",
+           "Thunderbird ESR UI strings, Russian (.ftl/.properties of thunderbird-l10n-ru)", read_thunderbird_ru),
     Source("aptitude-doc-ru", "ru", "GPL-2+ (aptitude manual)", "aptitude user's manual, Russian (aptitude-doc-ru)",
            html_reader("aptitude-doc-ru", "aptitude-doc-ru", APTITUDE, "*.html", f"{APTITUDE}/index.html")),
     Source("devref-ru", "ru", "GPL-2 (Debian Developer's Reference)",
@@ -278,4 +300,9 @@ RUSSIAN: tuple[Source, ...] = (
            read_freecol("ru")),
     Source("calibre-ru", "ru", "GPL-3 (calibre)", "calibre Russian translation (ru/messages.mo of locales.zip)",
            read_calibre("ru")),
+    Source("cdda-ru", "ru", CDDA_CATALOGUES["cataclysm-dda-data"],
+           "Cataclysm: Dark Days Ahead item, monster and dialogue texts, Russian (cataclysm-dda.mo)",
+           gettext_reader(CDDA_CATALOGUES, "ru")),
+    Source("apps2-ru", "ru", "per catalogue (see document licence)",
+           "Russian translations (.mo) of " + ", ".join(RU_APP_CATALOGUES), gettext_reader(RU_APP_CATALOGUES, "ru")),
 )
