@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import struct
+import zipfile
+from pathlib import Path
 
 import pytest
 
 from emendo.synth.corpus import CorpusError, keep_sentence
-from emendo.synth.corpus_sources import SOURCES
-from emendo.synth.corpus_sources.l10n import pairs_documents, usable
+from emendo.synth.corpus_sources import SOURCES, l10n, russian
+from emendo.synth.corpus_sources.l10n import gettext_reader, pairs_documents, usable
 from emendo.synth.corpus_sources.text import (
     QM_MAGIC,
     dictd_entries,
@@ -91,5 +93,50 @@ def test_russian_script_share_relaxed() -> None:
 def test_new_sources_registered() -> None:
     for name in ("foldoc", "jargon", "devil", "perldoc", "rdoc", "policy", "gnome-help", "rustdoc", "games-en",
                  "apps-en", "qgis-en", "freecol-en", "calibre-en", "gnome-help-ru", "games-ru", "apps-ru", "qgis-ru",
-                 "freecol-ru", "calibre-ru"):
+                 "freecol-ru", "calibre-ru", "thunderbird-ru", "cdda-ru", "apps2-ru"):
         assert name in SOURCES and SOURCES[name].licence
+
+
+def _mo(pairs: list[tuple[str, str]]) -> bytes:
+    enc = [(a.encode(), b.encode()) for a, b in pairs]
+    n = len(enc)
+    data_off = 28 + 16 * n
+    table_o, table_t, blob = b"", b"", b""
+    for msgid, _ in enc:
+        table_o += struct.pack("<2I", len(msgid), data_off + len(blob))
+        blob += msgid + b"\0"
+    for _, msgstr in enc:
+        table_t += struct.pack("<2I", len(msgstr), data_off + len(blob))
+        blob += msgstr + b"\0"
+    return struct.pack("<7I", 0x950412DE, 0, n, 28, 28 + 8 * n, 0, 0) + table_o + table_t + blob
+
+
+def test_langpack_reader_reads_ftl_and_properties(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    xpi = tmp_path / russian.THUNDERBIRD_XPI.lstrip("/")
+    xpi.parent.mkdir(parents=True)
+    with zipfile.ZipFile(xpi, "w") as zf:
+        zf.writestr("localization/ru/mail/a.ftl", "hello = Письмо отправлено.\n    .title = Откройте папку.\n"
+                                                   "count = Осталось { $n } писем.\n")
+        zf.writestr("chrome/ru/locale/b.properties", "k=Сообщение удалено.\nx=%S сообщений\n")
+        zf.writestr("manifest.json", "{}")
+    monkeypatch.setattr(russian, "deb", lambda pkg, probe, cache: (tmp_path, "1:1.0"))
+    data = russian.read_thunderbird_ru(tmp_path)
+    docs = list(data.documents)
+    assert data.versions == {"thunderbird-l10n-ru": "1:1.0"}
+    assert [(d.id, d.paragraphs) for d in docs] == [
+        ("thunderbird:chrome/ru/locale/b.properties", ("Сообщение удалено.",)),
+        ("thunderbird:localization/ru/mail/a.ftl", ("Письмо отправлено.", "Откройте папку.")),
+    ]
+
+
+def test_russian_gettext_catalogue_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    mo = tmp_path / "usr/share/locale/ru/LC_MESSAGES/cataclysm-dda.mo"
+    mo.parent.mkdir(parents=True)
+    mo.write_bytes(_mo([("", "header"), ("A heavy axe.", "Тяжёлый топор."), ("%d zombies", "%d зомби")]))
+    monkeypatch.setattr(l10n, "deb", lambda pkg, probe, cache: (tmp_path, "0.F-3-9"))
+    data = gettext_reader(russian.CDDA_CATALOGUES, "ru")(tmp_path)
+    (doc,) = list(data.documents)
+    assert doc.paragraphs == ("Тяжёлый топор.",) and doc.licence.startswith("CC-BY-SA-3.0")
+    assert data.versions == {"cataclysm-dda-data": "0.F-3-9"}
+    assert SOURCES["cdda-ru"].lang == "ru" and "CC-BY-SA-3.0" in SOURCES["cdda-ru"].licence
+    assert all(russian.RU_APP_CATALOGUES.values())
