@@ -221,6 +221,11 @@ RU_APP_CATALOGUES = {  # Russian-only additions (package -> licence); every ru/L
     "krusader": "GPL-2+ (Krusader translations)",
     "binutils-common": "GPL-3+ (GNU binutils translations)",
     "gettext": "GPL-3+ (GNU gettext-tools translations)",
+    "kalzium-data": "GPL-2.0-or-later (Kalzium translations)",
+    "kate5-data": "LGPL-2.0-or-later (Kate/KTextEditor translations)",
+    "okular": "GPL-2.0-or-later (Okular translations)",
+    "dolphin": "LGPL-2.1 or LGPL-3 or KDE e.V.-approved later version (Dolphin translations, po/*)",
+    "konsole": "GPL-2+ (Konsole translations)",
 }
 
 
