@@ -1,7 +1,8 @@
 """``emendo demo``: the whole service on one machine, end to end.
 
 Starts the local Kafka broker (unless ``EMENDO_BROKER`` points at one), starts a worker
-process, produces the bundled sample of real ASR and HTR hypotheses, consumes the
+process (correctors: ``--correctors``, else ``EMENDO_CORRECTORS``, else the rescorer followed
+by the bundled denoising LM), produces the bundled sample of real ASR and HTR hypotheses, consumes the
 corrections, prints a before/after WER/CER table, and stops what it started.
 """
 
@@ -27,6 +28,7 @@ from emendo.settings import Settings
 from emendo.streams.client import consume_until, produce, run
 
 PRESET_BY_SOURCE = {"asr": "hyporadise", "htr": "ocr"}
+DEMO_CORRECTORS = "rescorer,dlm"  # the KenLM rescorer, then the bundled denoising LM
 
 
 def bundled_sample() -> Path:
@@ -38,8 +40,8 @@ def run_demo(sample: Path | None = None, correctors: str | None = None, timeout:
     records = _load(sample)
     run_id = uuid.uuid4().hex[:8]
     overrides: dict[str, Any] = {"app_id": "emendo-demo"}
-    if correctors:
-        overrides["correctors"] = correctors
+    if correctors or "EMENDO_CORRECTORS" not in os.environ:
+        overrides["correctors"] = correctors or DEMO_CORRECTORS
     settings = Settings.from_env(**overrides)
     with ExitStack() as stack:
         if "EMENDO_BROKER" not in os.environ:
