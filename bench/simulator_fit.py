@@ -31,26 +31,17 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from rapidfuzz.distance import Levenshtein
-
 from emendo.records import TrainingPair
 from emendo.synth.simulate import simulate
-from emendo.synth.simulator import align_words, events_from_alignment, fit, quantile
+from emendo.synth.simulator import align_words, error_rates, events_from_alignment, fit, quantile
 from emendo.synth.writer import read_pairs
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def rates(clean: str, noisy: str) -> tuple[float, float]:
-    cw, nw = clean.split(), noisy.split()
-    wer = Levenshtein.distance(cw, nw) / max(len(cw), 1)
-    cer = Levenshtein.distance(clean, noisy) / max(len(clean), 1)
-    return wer, cer
-
-
 def profile(rows: list[tuple[str, str]]) -> dict[str, Any]:
-    w = [rates(c, n)[0] for c, n in rows]
-    c = [rates(cl, n)[1] for cl, n in rows]
+    w = [error_rates(c, n)[0] for c, n in rows]
+    c = [error_rates(cl, n)[1] for cl, n in rows]
     ev: Counter[str] = Counter()
     for clean, noisy in rows:
         ev.update(op for op, _c, _n in events_from_alignment(align_words(clean.split(), noisy.split())) if op != "ok")

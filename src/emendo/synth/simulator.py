@@ -41,6 +41,8 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
+from rapidfuzz.distance import Levenshtein
+
 from emendo.records import TrainingPair
 
 VERSION = "2"
@@ -512,21 +514,9 @@ def _spell_fallback(word: str, rng: random.Random) -> str:
 def error_rates(clean: str, noisy: str) -> tuple[float, float]:
     """(WER, CER) of ``noisy`` against ``clean`` (raw text, whitespace tokens)."""
     cw = clean.split()
-    wer = sum(1 for op, _c, _n in align_words(cw, noisy.split()) if op != "ok") / max(len(cw), 1)
-    cer = _levenshtein(clean, noisy) / max(len(clean), 1)
+    wer = Levenshtein.distance(cw, noisy.split()) / max(len(cw), 1)
+    cer = Levenshtein.distance(clean, noisy) / max(len(clean), 1)
     return wer, cer
-
-
-def _levenshtein(a: str, b: str) -> int:
-    if len(a) < len(b):
-        a, b = b, a
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
 
 
 def quantile(values: Sequence[float], q: float) -> float:
