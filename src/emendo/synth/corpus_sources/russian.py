@@ -226,6 +226,10 @@ RU_APP_CATALOGUES = {  # Russian-only additions (package -> licence); every ru/L
     "okular": "GPL-2.0-or-later (Okular translations)",
     "dolphin": "LGPL-2.1 or LGPL-3 or KDE e.V.-approved later version (Dolphin translations, po/*)",
     "konsole": "GPL-2+ (Konsole translations)",
+    "kig": "LGPL-2.1 or LGPL-3 or KDE e.V.-approved later version (Kig translations, po/*)",
+    "kmail": "LGPL-2.1 or LGPL-3 or KDE e.V.-approved later version (KMail translations, po/*)",
+    "ark": "LGPL-2.1 or LGPL-3 or KDE e.V.-approved later version (Ark translations, po/*)",
+    "akregator": "LGPL-2.1 or LGPL-3 or KDE e.V.-approved later version (Akregator translations, po/*)",
 }
 
 
