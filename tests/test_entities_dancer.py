@@ -170,3 +170,13 @@ def test_description_overlap_prefers_the_entity_whose_description_the_context_re
     scored = corrector.score_spans("we drank fortified wine in marsella", index, None, idf)
     overlap = {s.entity.id: s.features[FEATURES.index("overlap")] for s in scored}
     assert overlap["c:2"] > overlap.get("c:1", 0.0)
+
+
+def test_overlapped_and_sequential_embedding_give_the_same_corrections() -> None:
+    texts = ("i was reading about stine his new book for children", "we drank wine from marsella",
+             "the cat sat on the mat", "we sailed to marsala port city")
+    for text in texts:
+        a = dancer(DancerOptions(overlap_embedding=True)).correct_text(text)
+        b = dancer(DancerOptions(overlap_embedding=False)).correct_text(text)
+        assert a[0] == b[0] and [(s.entity.id, s.probability) for s in a[1]] == [
+            (s.entity.id, s.probability) for s in b[1]]

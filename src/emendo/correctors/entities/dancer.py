@@ -25,19 +25,23 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from emendo.correctors.entities.catalog import Catalog
-from emendo.correctors.entities.index import EntityIndex
+from emendo.correctors.entities.index import Candidate, EntityIndex, bounded_distance, cached_fold
 from emendo.correctors.entities.pednec import builtin_lexicon, tokenize
-from emendo.correctors.entities.phonetic import fold, phonetic_distance
+from emendo.correctors.entities.phonetic import phonetic_keys
 from emendo.correctors.entities.retrieval import DenseIndex, Embedder, FloatArray
 from emendo.correctors.entities.types import Entity
 from emendo.errors import ConfigError
@@ -66,6 +70,9 @@ class DancerOptions:
     # entities (0.449 -> 0.458) and put an embedding on every clean sentence (bench notes).
     dense_known_distance: float = 0.0
     threshold: float | None = None  # None: the threshold tuned with the reranker's weights
+    # embed the utterance on a worker thread while the phonetic lookups run: lower latency with a
+    # free core, higher on a saturated 2-core machine (bench notes), hence off by default
+    overlap_embedding: bool = False
     default_catalog: str = "default"
 
     def __post_init__(self) -> None:
@@ -111,6 +118,12 @@ class Reranker:
         return cls(tuple(data["weights"]), float(data["bias"]), tuple(data["mean"]), tuple(data["scale"]),
                    data.get("meta", {}))
 
+    def probabilities(self, table: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """:meth:`probability` of every row of a (candidates x features) table."""
+        z = self.bias + ((table - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.weights)
+        out: npt.NDArray[np.float64] = 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
+        return out
+
     def probability(self, features: Sequence[float]) -> float:
         z = self.bias + sum(w * (x - m) / s for w, x, m, s in
                             zip(self.weights, features, self.mean, self.scale, strict=True))
@@ -132,7 +145,8 @@ class DancerCorrector:
         self.reranker = reranker or Reranker.load()
         self.options = options
         self.lexicon = builtin_lexicon() if lexicon is None else lexicon
-        self._idf: dict[str, dict[str, float]] = {}  # catalog name -> description word -> idf
+        self._idf: dict[str, dict[str, float]] = {}
+        self._pool: ThreadPoolExecutor | None = None  # catalog name -> description word -> idf
         tuned = float(self.reranker.meta.get("threshold", 0.5))
         self.threshold = options.threshold if options.threshold is not None else tuned
 
@@ -176,22 +190,56 @@ class DancerCorrector:
     def score_spans(self, text: str, index: EntityIndex, dense: DenseIndex | None,
                     idf: dict[str, float] | None = None) -> list[Scored]:
         """Every gated span's candidates with features and probabilities (the scorer's input)."""
+        opts = self.options
+        # with ``overlap_embedding`` (off by default: slower on a busy 2-core machine, bench notes) the
+        # embedding and the dense search (ONNX Runtime and numpy, GIL released) run on a worker thread
+        # while this one gates spans and does the phonetic lookups (pure Python); they start as soon
+        # as one token could gate a span (a word the lexicon does not know, or a capitalised one)
+        pending = None
+        if opts.overlap_embedding and (opts.dense_known_distance > 0 or self._may_gate(text)):
+            pending = self._executor().submit(self._retrieve, text, dense)
+            time.sleep(0)
         spans = self._spans(text, index)
-        if not any(s[6] for s in spans) and not (self.options.dense_known_distance > 0 and spans):
+        if not any(s[6] for s in spans) and not (opts.dense_known_distance > 0 and spans):
             return []
-        query = self.embedder.embed([text])[0]
-        dense_hits: list[tuple[Entity, list[tuple[str, int]]]] = []
-        if dense is not None and self.options.dense_k > 0:
-            dense_hits = [(e, [(f, len(fold(f))) for f in e.surface_forms])
-                          for e, _cos in dense.search(query, self.options.dense_k)]
+        phonetic: dict[tuple[int, int], list[Candidate]] = {}
+        for s in spans:
+            if s[6]:
+                if pending is not None:
+                    time.sleep(0)  # let the worker take the GIL between its native calls (else it waits ~5 ms)
+                phonetic[s[0], s[1]] = index.candidates(text[s[2]:s[3]], opts.phonetic_limit, opts.max_distance)
+        # what needs no embedding is done before waiting for it: contexts and the phonetic candidates' overlaps
+        idf = idf or {}
+        contexts = {(s[0], s[1]): description_words(text[:s[2]] + " " + text[s[3]:]) for s in spans}
+        overlaps = {where: {c.entity.id: _overlap(c.entity.description, contexts[where], idf) for c in found}
+                    for where, found in phonetic.items()}
+        query, nearest = pending.result() if pending is not None else self._retrieve(text, dense)
+        dense_hits = [(e, [(f, len(cached_fold(f))) for f in e.surface_forms]) for e in nearest]
         out: list[Scored] = []
         for first, last, start, end, unknown, capitalised, gated in spans:
-            if not gated and not (dense_hits and self.options.dense_known_distance > 0):
+            if not gated and not (dense_hits and opts.dense_known_distance > 0):
                 continue
-            context = description_words(text[:start] + " " + text[end:])
-            out += self._span_candidates(text, (first, last, start, end), (unknown, capitalised, gated), index,
-                                         dense, dense_hits, query, (context, idf or {}))
+            out += self._span_candidates(text, (first, last, start, end), (unknown, capitalised, gated),
+                                         phonetic.get((first, last), []), dense, dense_hits, query,
+                                         (contexts[first, last], idf, overlaps.get((first, last), {})))
         return out
+
+    def _retrieve(self, text: str, dense: DenseIndex | None) -> tuple[FloatArray, list[Entity]]:
+        """The utterance's embedding and the entities whose descriptions are nearest to it."""
+        query: FloatArray = self.embedder.embed([text])[0]
+        if dense is None or self.options.dense_k <= 0:
+            return query, []
+        return query, [e for e, _cos in dense.search(query, self.options.dense_k)]
+
+    def _may_gate(self, text: str) -> bool:
+        """Whether some token could gate a span (a cheap early test; :meth:`_spans` decides)."""
+        return any(not self._known(t.text) or (t.text[:1].isupper() and not t.sentence_start)
+                   for t in tokenize(text))
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dancer-embed")
+        return self._pool
 
     # ------------------------------------------------------------ internals
 
@@ -208,7 +256,7 @@ class DancerCorrector:
                 span = text[start:end]
                 if index.exact(span):
                     protected.append((first, last))
-                if len(fold(span)) < self.options.min_chars:
+                if len(cached_fold(span)) < self.options.min_chars:
                     continue
                 words = tokens[first:last + 1]
                 unknown = any(not self._known(t.text) for t in words)
@@ -218,54 +266,65 @@ class DancerCorrector:
         return [s for s in out if not any(_nested((a, b), (s[0], s[1])) for a, b in protected)]
 
     def _span_candidates(self, text: str, where: tuple[int, int, int, int], flags: tuple[bool, bool, bool],
-                         index: EntityIndex, dense: DenseIndex | None,
+                         phonetic: list[Candidate], dense: DenseIndex | None,
                          dense_hits: list[tuple[Entity, list[tuple[str, int]]]], query: FloatArray,
-                         context: tuple[set[str], dict[str, float]]) -> list[Scored]:
+                         context: tuple[set[str], dict[str, float], dict[str, float]]) -> list[Scored]:
         opts = self.options
         first, last, start, end = where
         unknown, capitalised, gated = flags
         span = text[start:end]
-        found: dict[str, tuple[Entity, str, float]] = {}
-        if gated:
-            for c in index.candidates(span, opts.phonetic_limit, opts.max_distance):
-                found[c.entity.id] = (c.entity, c.surface, c.distance)
+        found: dict[str, tuple[Entity, str, float]] = {c.entity.id: (c.entity, c.surface, c.distance)
+                                                       for c in phonetic}
         limit = opts.max_distance if gated else opts.dense_known_distance
         dense_ids = set()
-        length = len(fold(span))
+        folded = cached_fold(span)
+        length, keys = len(folded), phonetic_keys(span)
         for entity, surface_forms in dense_hits:
             dense_ids.add(entity.id)
             if entity.id in found:
                 continue
-            # cheap length filter before the phonetic distance (~20 us a pair)
-            forms = [s for s, n in surface_forms if abs(n - length) <= 0.4 * max(n, length)]
-            if not forms:
-                continue
-            surface, distance = min(((s, phonetic_distance(span, s)) for s in forms), key=lambda p: p[1])
-            if distance <= limit:
-                found[entity.id] = (entity, surface, distance)
+            # cheap length filter, then the phonetic distance with C-speed bounds (index.bounded_distance)
+            best: tuple[str, float] | None = None
+            for form, n in surface_forms:
+                if abs(n - length) > 0.4 * max(n, length):
+                    continue
+                distance = bounded_distance(folded, keys, form, limit)
+                if distance is not None and (best is None or distance < best[1]):
+                    best = (form, distance)
+            if best is not None:
+                found[entity.id] = (entity, best[0], best[1])
         if not found:
             return []
         ids = list(found)
         cosines = (dense.similarity(query, ids) if dense is not None
                    else self.embedder.embed([f"{found[i][1]}: {found[i][0].description}" for i in ids]) @ query)
-        cos = np.asarray(cosines, dtype=np.float32)
+        cos = np.asarray(cosines, dtype=np.float32)  # float32 as in training
         dist = np.asarray([found[i][2] for i in ids], dtype=np.float32)
-        overlap = np.asarray([_overlap(found[i][0].description, *context) for i in ids], dtype=np.float32)
-        folded = fold(span)
-        identical = np.asarray([fold(found[i][1]) == folded for i in ids], dtype=np.float32)
+        words, idf, known = context
+        overlap = np.asarray([known[i] if i in known else _overlap(found[i][0].description, words, idf)
+                              for i in ids], dtype=np.float32)
+        identical = np.asarray([cached_fold(found[i][1]) == folded for i in ids], dtype=np.float32)
+        n = len(ids)
+        # features of every candidate at once; "gap" features compare with the best of the others
+        table = np.empty((n, len(FEATURES)), dtype=np.float64)
+        table[:, 0] = dist
+        table[:, 1] = dist - _best_other(dist, np.min, 1.0)
+        table[:, 2] = cos
+        table[:, 3] = cos - _best_other(cos, np.max, 0.0)
+        table[:, 4] = cos >= cos.max()
+        table[:, 5] = [eid in dense_ids for eid in ids]
+        table[:, 6:10] = (float(unknown), float(capitalised), float(last - first + 1), math.log(n))
+        table[:, 10] = identical
+        table[:, 11] = identical.max()
+        table[:, 12] = overlap
+        table[:, 13] = overlap - _best_other(overlap, np.max, 0.0)
+        table[:, 14] = float(gated)
+        probabilities = self.reranker.probabilities(table)
         out = []
         for j, eid in enumerate(ids):
-            others_cos = np.delete(cos, j)
-            others_dist = np.delete(dist, j)
-            features = (float(dist[j]), float(dist[j] - (others_dist.min() if len(others_dist) else 1.0)),
-                        float(cos[j]), float(cos[j] - (others_cos.max() if len(others_cos) else 0.0)),
-                        float(cos[j] >= cos.max()), float(eid in dense_ids), float(unknown),
-                        float(capitalised), float(last - first + 1), float(math.log(len(ids))),
-                        float(identical[j]), float(identical.max()), float(overlap[j]),
-                        float(overlap[j] - (np.delete(overlap, j).max() if len(ids) > 1 else 0.0)), float(gated))
             entity, surface, _ = found[eid]
-            out.append(Scored(first, last, start, end, entity, surface, features,
-                              self.reranker.probability(features)))
+            out.append(Scored(first, last, start, end, entity, surface, tuple(table[j].tolist()),
+                              float(probabilities[j])))
         return out
 
     @staticmethod
@@ -280,7 +339,18 @@ class DancerCorrector:
         lower = word.lower().replace("ё", "е")
         if lower in self.lexicon or (lower.endswith("'s") and lower[:-2] in self.lexicon):
             return True
-        return len(fold(word)) <= 2 or not any(ch.isalpha() for ch in word)
+        return len(cached_fold(word)) <= 2 or not any(ch.isalpha() for ch in word)
+
+
+def _best_other(values: FloatArray, pick: Callable[..., Any], empty: float) -> FloatArray:
+    """For each position, ``pick`` (min or max) over all the other positions (``empty`` when there are none)."""
+    if len(values) < 2:
+        return np.full(len(values), empty, dtype=np.float32)
+    order = np.argsort(values, kind="stable")
+    first, second = (order[0], order[1]) if pick is np.min else (order[-1], order[-2])
+    out = np.full(len(values), values[first])
+    out[first] = values[second]
+    return out
 
 
 def _nested(a: tuple[int, int], b: tuple[int, int]) -> bool:
@@ -293,8 +363,11 @@ def description_words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
 
 
+_description_words = lru_cache(maxsize=65_536)(description_words)  # entity descriptions repeat
+
+
 def _overlap(description: str, context: set[str], idf: dict[str, float]) -> float:
     """The idf-weighted share of the description's words that the utterance (span excluded) contains."""
-    words = description_words(description)
+    words = _description_words(description)
     total = sum(idf.get(w, 1.0) for w in words)
     return sum(idf.get(w, 1.0) for w in words & context) / total if total else 0.0

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from emendo.correctors.entities.phonetic import (
+    _CLASSES,
     DEFAULT_WEIGHTS,
     SIMILAR_COST,
     DistanceWeights,
@@ -37,6 +39,70 @@ from emendo.correctors.entities.phonetic import (
 from emendo.correctors.entities.types import Entity
 
 PREFIX = 7
+# every member of a substitution class written as the class's first member: the plain Levenshtein
+# distance of two keys so mapped counts only indels and cross-class substitutions
+_CLASS_OF = str.maketrans({ch: cls[0] for cls in _CLASSES for ch in cls})
+
+
+@lru_cache(maxsize=200_000)
+def class_key(key: str) -> str:
+    """``key`` with every sound written as its substitution class (``"BTS"`` -> ``"PTS"``)."""
+    return key.translate(_CLASS_OF)
+
+
+@lru_cache(maxsize=200_000)
+def cached_fold(text: str) -> str:
+    """:func:`~emendo.correctors.entities.phonetic.fold`, memoised (surface forms and spans repeat)."""
+    return fold(text)
+
+
+def sound_distance(query_keys: tuple[str, ...], keys: tuple[str, ...], cutoff: float) -> float | None:
+    """The smallest normalised weighted key distance over key pairs, or None when all exceed ``cutoff``.
+
+    Equal to :func:`~emendo.correctors.entities.phonetic.normalised_key_distance` whenever that
+    is at most ``cutoff``. The Python dynamic programme runs only for pairs that survive a
+    C-speed lower bound: for one alignment, weighted cost = ``c`` x its plain cost + ``(1 - c)``
+    x its cost over class keys (``c`` = SIMILAR_COST), so the weighted distance is at least
+    ``c`` x Levenshtein(keys) + ``(1 - c)`` x Levenshtein(class keys).
+    """
+    best: float | None = None
+    for q in query_keys:
+        cq = class_key(q)
+        for key in keys:
+            longest = max(len(q), len(key))
+            if not longest:
+                continue
+            limit = cutoff if best is None else min(cutoff, best)
+            bound = SIMILAR_COST * Levenshtein.distance(q, key) + (1 - SIMILAR_COST) * Levenshtein.distance(
+                cq, class_key(key))
+            if bound / longest > limit + 1e-9:
+                continue
+            d = key_distance(q, key) / longest
+            if d <= cutoff and (best is None or d < best):
+                best = d
+    return best
+
+
+def bounded_distance(folded: str, query_keys: tuple[str, ...], other: str, cutoff: float,
+                     weights: DistanceWeights = DEFAULT_WEIGHTS) -> float | None:
+    """:func:`~emendo.correctors.entities.phonetic.phonetic_distance` of a folded query (with its
+    keys) and ``other`` when it is at most ``cutoff``, else None; cheap bounds first."""
+    other_folded = cached_fold(other)
+    if folded == other_folded:
+        return 0.0
+    wp, ws = weights.phonetic, weights.spelling
+    spelling = Levenshtein.normalized_distance(folded, other_folded)
+    if ws * spelling > cutoff + 1e-9:
+        return None
+    other_keys = phonetic_keys(other)
+    if query_keys and other_keys:
+        sound = sound_distance(query_keys, other_keys, (cutoff - ws * spelling) / wp + 1e-9 if wp else 1.0)
+        if sound is None:
+            return None
+    else:
+        sound = 1.0
+    distance = wp * sound + ws * spelling
+    return distance if distance <= cutoff else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +241,7 @@ class EntityIndex:
         For Cyrillic text an inflected form counts too (same :func:`russian_stem`): ``"в Москве"``
         is a correct use of ``"Москва"``, not an error.
         """
-        folded = fold(text)
+        folded = cached_fold(text)
         owners = list(self._by_fold.get(folded, ()))
         if is_cyrillic(folded):
             for other in self._by_stem.get(russian_stem(text), ()):
@@ -185,7 +251,7 @@ class EntityIndex:
 
     def is_name_word(self, word: str) -> bool:
         """Whether ``word`` (folded) is one word of a multi-word surface form (``"Emma"`` of ``"Emma Goldman"``)."""
-        return fold(word) in self._name_words
+        return cached_fold(word) in self._name_words
 
     def candidate_keys(self, text: str) -> set[str]:
         """Stored phonetic keys whose index keys lie in the deletion neighbourhood of ``text``'s."""
@@ -201,7 +267,7 @@ class EntityIndex:
         One :class:`Candidate` per entity (its nearest surface form); ties are broken by entity
         id, so results are deterministic. This is the lookup the dense retriever can share.
         """
-        folded = fold(text)
+        folded = cached_fold(text)
         query_keys = phonetic_keys(text)
         if not query_keys or not folded:
             return []
@@ -211,12 +277,19 @@ class EntityIndex:
         pool: set[str] = set()
         for key in self.candidate_keys(text):
             pool.update(self._by_key[key])
-        # the C-speed spelling distance prunes first; the key distance only for survivors
+        # the C-speed spelling distance prunes first; the key distance only for survivors. Hits come
+        # nearest spelling first, so once ``limit`` entities are held, a surface whose spelling part
+        # alone exceeds the limit-th distance cannot enter the result, and ends the scan
         hits = process.extract(folded, list(pool), scorer=Levenshtein.normalized_distance,
                                score_cutoff=spelling_cutoff, limit=None)
+        bound = max_distance
         for other, spelling, _ in hits:
+            if ws * spelling > bound + 1e-9:
+                break
             sound_cutoff = (max_distance - ws * spelling) / wp if wp else 1.0
-            sound = self._sound_distance(query_keys, phonetic_keys(other), sound_cutoff)
+            if bound < max_distance and wp:
+                sound_cutoff = min(sound_cutoff, (bound - ws * spelling) / wp + 1e-9)
+            sound = sound_distance(query_keys, phonetic_keys(other), sound_cutoff)
             if sound is None:
                 continue
             distance = 0.0 if folded == other else wp * sound + ws * spelling
@@ -224,22 +297,14 @@ class EntityIndex:
                 held = best.get(eid)
                 if held is None or distance < held.distance:
                     best[eid] = Candidate(self._entities[eid], surface, distance)
+            if len(best) >= limit:
+                bound = sorted(c.distance for c in best.values())[limit - 1]
         return sorted(best.values(), key=lambda c: (c.distance, c.entity.id))[:limit]
 
     @staticmethod
     def _sound_distance(query_keys: tuple[str, ...], keys: tuple[str, ...], cutoff: float) -> float | None:
         """The smallest normalised weighted key distance over key pairs, or None when all exceed ``cutoff``."""
-        best: float | None = None
-        for q in query_keys:
-            for key in keys:
-                longest = max(len(q), len(key))
-                # weighted distance >= SIMILAR_COST x plain Levenshtein: a C-speed lower bound first
-                if SIMILAR_COST * Levenshtein.distance(q, key) / longest > cutoff:
-                    continue
-                d = key_distance(q, key) / longest
-                if d <= cutoff and (best is None or d < best):
-                    best = d
-        return best
+        return sound_distance(query_keys, keys, cutoff)
 
     def stats(self) -> dict[str, int]:
         """Sizes of the internal tables (for benchmarks and capacity planning)."""
