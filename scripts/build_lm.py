@@ -43,11 +43,9 @@ import json
 import os
 import re
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +54,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from emendo.correctors.lm_scorer import normalize_text  # noqa: E402
+from emendo.synth.corpus_sources.text import r_character_vectors  # noqa: E402
 from emendo.synth.debian import package_root  # noqa: E402
 
 CACHE = Path(os.environ.get("EMENDO_CACHE_DIR")
@@ -63,48 +62,6 @@ CACHE = Path(os.environ.get("EMENDO_CACHE_DIR")
 DEFAULT_OUT = REPO / "src" / "emendo" / "data" / "lm" / "en.binary"
 DEFAULT_SOURCES = ("austen", "mobydick", "kjv", "wordnet")
 MAX_BYTES = 25 * 1024 * 1024
-
-
-# ------------------------------------------------------------------ R lazy-load data (Debian r-cran-* packages)
-
-
-def iter_rdb(data: bytes) -> Iterator[bytes]:
-    """The objects of an R lazy-load database (.rdb): 4-byte length + zlib stream each."""
-    pos = 0
-    while pos < len(data):
-        d = zlib.decompressobj()
-        out = d.decompress(data[pos + 4:])
-        pos = len(data) - len(d.unused_data)
-        yield out
-
-
-def r_strings(blob: bytes) -> list[str] | None:
-    """A character vector from R's XDR serialisation, or None for any other object."""
-    if blob[:2] != b"X\n":
-        return None
-    p = 2
-    (version,) = struct.unpack(">i", blob[p:p + 4])
-    p += 12
-    if version == 3:
-        (n,) = struct.unpack(">i", blob[p:p + 4])
-        p += 4 + n
-    (flags,) = struct.unpack(">i", blob[p:p + 4])
-    p += 4
-    if flags & 0xFF != 16:  # STRSXP
-        return None
-    (n,) = struct.unpack(">i", blob[p:p + 4])
-    p += 4
-    out = []
-    for _ in range(n):
-        _flags, length = struct.unpack(">ii", blob[p:p + 8])
-        p += 8
-        out.append(blob[p:p + max(length, 0)].decode("utf-8", "replace") if length >= 0 else "")
-        p += max(length, 0)
-    return out
-
-
-def r_character_vectors(path: Path) -> list[list[str]]:
-    return [v for v in (r_strings(b) for b in iter_rdb(path.read_bytes())) if v is not None]
 
 
 # ------------------------------------------------------------------ sentence splitting

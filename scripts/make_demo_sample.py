@@ -34,13 +34,11 @@ import json
 import os
 import random
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
 import time
-import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +49,7 @@ sys.path.insert(0, str(REPO / "src"))
 from emendo.synth.asr import WhisperASR  # noqa: E402
 from emendo.synth.augment import add_noise as augment_add_noise  # noqa: E402
 from emendo.synth.augment import pink_noise  # noqa: E402
+from emendo.synth.corpus_sources.text import iter_rdb, r_strings  # noqa: E402
 from emendo.synth.tts import VOICES as TTS_VOICES  # noqa: E402
 from emendo.synth.tts import Voice, engine_versions, synthesize_to_file  # noqa: E402
 
@@ -124,48 +123,13 @@ DEFAULT_FONTS = ("DancingScript-Regular", "ComicNeue-Italic", "Rufscript")
 # ------------------------------------------------------------------ text source
 
 
-def _iter_rdb(data: bytes) -> Iterator[bytes]:
-    """The objects of an R lazy-load database (.rdb): 4-byte length + zlib stream each."""
-    pos = 0
-    while pos < len(data):
-        d = zlib.decompressobj()
-        out = d.decompress(data[pos + 4 :])
-        pos = len(data) - len(d.unused_data)
-        yield out
-
-
-def _r_strings(blob: bytes) -> list[str] | None:
-    """A character vector from R's XDR serialisation, or None for any other object."""
-    if blob[:2] != b"X\n":
-        return None
-    p = 2
-    (version,) = struct.unpack(">i", blob[p : p + 4])
-    p += 12
-    if version == 3:
-        (n,) = struct.unpack(">i", blob[p : p + 4])
-        p += 4 + n
-    (flags,) = struct.unpack(">i", blob[p : p + 4])
-    p += 4
-    if flags & 0xFF != 16:  # STRSXP
-        return None
-    (n,) = struct.unpack(">i", blob[p : p + 4])
-    p += 4
-    out = []
-    for _ in range(n):
-        _flags, length = struct.unpack(">ii", blob[p : p + 8])
-        p += 8
-        out.append(blob[p : p + max(length, 0)].decode("utf-8"))
-        p += max(length, 0)
-    return out
-
-
 def load_harvard(path: Path | None) -> tuple[list[str], Path]:
     """The 720 Harvard sentences, in list order, and the file they came from."""
     candidates = [path] if path else list(HARVARD_CANDIDATES)
     for cand in candidates:
         if cand and cand.is_file():
-            for blob in _iter_rdb(cand.read_bytes()):
-                strings = _r_strings(blob)
+            for blob in iter_rdb(cand.read_bytes()):
+                strings = r_strings(blob)
                 if strings and len(strings) == 720 and strings[0].startswith("The birch canoe"):
                     return strings, cand
             raise SystemExit(f"{cand}: no 720-sentence `sentences` vector found")
