@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +117,38 @@ def test_live_dense_index_skips_deleted_entities() -> None:
     catalog.delete("default", "e:0")
     catalog.upsert(Entity("e:1", "Renamed"))
     assert [(e.id, e.name) for e, _ in dense.search(query, 2)] == [("e:1", "Renamed"), ("e:2", "Name2")]
+
+
+class _FakeEmbedder:
+    """Unit vectors keyed by the entity text's first word (Name0 -> axis 0, ...)."""
+
+    fingerprint = "fake"
+
+    def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        out = np.zeros((len(texts), 5), dtype=np.float32)
+        for row, text in enumerate(texts):
+            out[row, int(text.split(":")[0].split(",")[0][-1])] = 1.0
+        return out
+
+
+def test_live_dense_index_embeds_entities_added_or_changed_after_start() -> None:
+    catalog = Catalog()
+    entities = [Entity(f"e:{i}", f"Name{i}") for i in range(3)]
+    for e in entities:
+        catalog.upsert(e)
+    dense = LiveDenseIndex(catalog, "default", entities, np.eye(3, 5, dtype=np.float32), embedder=_FakeEmbedder())
+    axis4 = np.array([0, 0, 0, 0, 1], dtype=np.float32)
+    assert [cos for _, cos in dense.search(axis4, 3)] == [0.0, 0.0, 0.0]
+    catalog.upsert(Entity("new", "Name4", description="added through the topic"))
+    catalog.upsert(Entity("other", "Name4", catalog="elsewhere"))  # another catalog: not this index
+    (top, cos), *_ = dense.search(axis4, 3)
+    assert (top.id, cos) == ("new", 1.0)
+    assert dense.similarity(axis4, ["new", "e:0", "missing"]) == [1.0, 0.0, 0.0]
+    catalog.upsert(Entity("e:0", "Name4"))  # a changed entity is re-embedded, its old row ignored
+    assert {e.id for e, cos in dense.search(axis4, 4) if cos == 1.0} == {"new", "e:0"}
+    catalog.delete("default", "new")
+    assert [e.id for e, cos in dense.search(axis4, 4) if cos == 1.0] == ["e:0"]
+    assert len(dense.search(axis4, 10)) == 3  # e:0 (fresh), e:1, e:2
 
 
 def test_follower_applies_updates_and_skips_bad_ones() -> None:

@@ -203,6 +203,7 @@ class Catalog:
     def __init__(self, weights: DistanceWeights = DEFAULT_WEIGHTS) -> None:
         self.weights = weights
         self._indexes: dict[str, EntityIndex] = {}
+        self._changes: list[tuple[str, str]] = []  # (catalog, id) of every upsert and delete, in order
 
     @classmethod
     def from_files(cls, paths: Iterable[str | Path], *, weights: DistanceWeights = DEFAULT_WEIGHTS) -> Catalog:
@@ -226,6 +227,7 @@ class Catalog:
         if index is None:
             index = self._indexes[check_catalog_name(entity.catalog)] = EntityIndex(self.weights)
         index.add(entity)
+        self._changes.append((entity.catalog, entity.id))
 
     def delete(self, catalog: str, entity_id: str) -> Entity | None:
         """Remove an entity; returns it, or None when it was not there. An emptied catalog disappears."""
@@ -235,6 +237,7 @@ class Catalog:
         removed = index.remove(entity_id)
         if not len(index):
             del self._indexes[catalog]
+        self._changes.append((catalog, entity_id))
         return removed
 
     def apply(self, key: str | bytes, value: str | bytes | Mapping[str, Any] | None) -> None:
@@ -264,6 +267,15 @@ class Catalog:
         self.upsert(entity_from_dict({**value, "id": entity_id}, catalog=name))
 
     # ------------------------------------------------------------ reading
+
+    @property
+    def revision(self) -> int:
+        """How many upserts and deletes this catalog has seen (grows with every change)."""
+        return len(self._changes)
+
+    def changes_since(self, revision: int) -> list[tuple[str, str]]:
+        """``(catalog, id)`` of the entities upserted or deleted after ``revision``, oldest first."""
+        return self._changes[revision:]
 
     def names(self) -> list[str]:
         """The catalog names held, sorted."""
