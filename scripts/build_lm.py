@@ -46,7 +46,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,7 +54,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from emendo.correctors.lm_scorer import normalize_text  # noqa: E402
-from emendo.synth.corpus_sources.text import r_character_vectors  # noqa: E402
+from emendo.synth.corpus_sources.text import paragraphs, r_character_vectors  # noqa: E402
 from emendo.synth.debian import package_root  # noqa: E402
 
 CACHE = Path(os.environ.get("EMENDO_CACHE_DIR")
@@ -90,20 +90,6 @@ def split_sentences(paragraph: str) -> list[str]:
     if tail:
         out.append(tail)
     return out
-
-
-def paragraphs(lines: Iterable[str]) -> Iterator[str]:
-    """Join wrapped lines into paragraphs (blank lines separate paragraphs)."""
-    buf: list[str] = []
-    for line in lines:
-        line = line.strip()
-        if line:
-            buf.append(line)
-        elif buf:
-            yield " ".join(buf)
-            buf = []
-    if buf:
-        yield " ".join(buf)
 
 
 _HEADING = re.compile(r"^(chapter|volume|book|epilogue|etymology|extracts)\b[\w .:;,'-]*$", re.I)

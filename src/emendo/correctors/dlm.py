@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+from rapidfuzz.distance import Levenshtein
 
 from emendo.errors import ConfigError, MissingExtraError
 from emendo.models.inputs import InputOptions, Window, format_input, normalize_space, stitch, windows
@@ -187,15 +188,7 @@ class _Work:
 
 def word_edit_distance(a: Sequence[str], b: Sequence[str]) -> int:
     """Levenshtein distance between two word sequences."""
-    if len(a) < len(b):
-        a, b = b, a
-    prev = list(range(len(b) + 1))
-    for i, wa in enumerate(a, 1):
-        cur = [i]
-        for j, wb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (wa != wb)))
-        prev = cur
-    return prev[-1]
+    return int(Levenshtein.distance(a, b))
 
 
 # ---------------------------------------------------------------- the ONNX model

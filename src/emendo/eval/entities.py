@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from rapidfuzz.distance import Levenshtein
+
 from emendo.eval.metrics import score
 from emendo.eval.normalize import get_preset
 
@@ -59,13 +61,7 @@ class EntityScores:
 
 def levenshtein(a: str, b: str) -> int:
     """Character edit distance."""
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
+    return int(Levenshtein.distance(a, b))
 
 
 def project(ref: str, out: str, start: int, end: int) -> tuple[int, int]:
