@@ -185,8 +185,11 @@ def write_md(path: Path, res: dict[str, Any]) -> None:
         f"(3600 x {run['workers']} / CPU seconds per kept pair; model loading excluded).",
         f"- {st.get('whisper_windows', 0):.0f} Whisper decodes for "
         f"{st.get('tts_n', 0) - st.get('pocketsphinx_n', 0):.0f} Whisper utterances; "
+        f"{st.get('whisper_carried', 0):.0f} times a window ended before its last utterances "
+        "(they led the next window, as in Whisper's long-form seek); "
         f"{st.get('whisper_repacked', 0):.0f} times a packed utterance came back empty or implausible "
-        "(skipped by Whisper, or eaten by a neighbour's runaway repetition) and was decoded again.",
+        "(skipped by Whisper, or eaten by a neighbour's runaway repetition) and was packed again or, "
+        f"failing twice, decoded alone; {st.get('whisper_solo', 0):.0f} utterances decoded alone.",
         f"- Settings: Whisper beam {run['config']['beam_size']} / {run['config']['nbest']}-best, "
         f"pocketsphinx share {run['config']['pocketsphinx_share']}, espeak-ng share {run['config']['espeak_share']}, "
         f"block size {run['config']['block_size']}, WER ceiling {run['config']['wer_ceiling']}.",
@@ -248,6 +251,7 @@ def main() -> int:
     ap.add_argument("--beam", type=int, default=5, help="Whisper beam size (= n-best size)")
     ap.add_argument("--pocketsphinx-share", type=float, default=None)
     ap.add_argument("--espeak-share", type=float, default=None)
+    ap.add_argument("--block-size", type=int, default=None, help="items per work unit (default: the pipeline's)")
     ap.add_argument("--tag", default="", help="suffix of the result files (synth_speech_TAG.*)")
     args = ap.parse_args()
 
@@ -277,6 +281,8 @@ def main() -> int:
             over["pocketsphinx_share"] = args.pocketsphinx_share
         if args.espeak_share is not None:
             over["espeak_share"] = args.espeak_share
+        if args.block_size is not None:
+            over["block_size"] = args.block_size
         config = dataclasses.replace(config, **over)
         report = run_speech(config, sent_path, scratch / "pairs", workers=args.workers, progress=True)
         res["pipeline"] = report

@@ -232,7 +232,8 @@ def test_whisper_nbest_words_and_packing():
         assert 1 <= len(n.nbest) <= 5
         assert n.confidences is not None and all(0 <= c <= 1 for c in n.confidences)
         assert pair_metrics(normalize_hypotheses(AsrHypotheses([ref], [0], [])).nbest[0], n.nbest[0])["wer"] < 0.4
-    assert asr.plan([5.0, 5.0, 5.0, 20.0, 3.0]) == [[0, 1, 2], [3, 4]]
+    assert asr.plan([5.0, 5.0, 5.0, 20.0, 3.0]) == [[0, 1, 2, 4], [3]]  # first fit
+    assert asr.plan([30.0, 27.0, 1.0]) == [[0], [1], [2]]
     packed = asr.transcribe_packed(audios)
     assert [h.meta["position"] for h in packed] == [0, 1, 2]
     for h, ref in zip(packed, SENTENCES, strict=True):
@@ -341,3 +342,106 @@ def test_pipeline_with_pocketsphinx(tmp_path):
         assert p.nbest and 1 <= len(p.nbest) <= 5 and p.noisy == p.nbest[0]
         if p.confidences is not None:
             assert len(p.confidences) == len(p.noisy.split())
+
+
+# ------------------------------------------------------------------ window scheduling (scripted recogniser)
+
+
+class _ScriptedWhisper:
+    """Stands in for WhisperASR in the scheduling tests: each member's audio is a 1-D array whose
+    first sample is its index; ``script(window, position)`` says how many words it comes back with."""
+
+    def __init__(self, script, words):
+        from emendo.synth.asr import WhisperASR
+
+        self.script, self.words, self.calls = script, words, []
+        self.gap_s, self.max_window_s = 1.0, 28.0
+        self.plan = WhisperASR.plan.__get__(self)
+
+    def _hyp(self, k, n):
+        return AsrHypotheses([" ".join(self.words[k].split()[:n])], [0.0], [], {"packed": 1})
+
+    def transcribe_packed(self, audios):
+        ks = [int(a[0]) for a in audios]
+        self.calls.append(ks)
+        return [self._hyp(k, self.script(ks, p)) for p, k in enumerate(ks)]
+
+    def transcribe(self, audio):
+        k = int(audio[0])
+        self.calls.append([k])
+        return self._hyp(k, 99)
+
+
+def _scheduled(script, n=8, seconds=5.0):
+    from emendo.synth.speech import InputItem, _Worker
+
+    w = _Worker.__new__(_Worker)
+    w.config = SpeechConfig()
+    words = [" ".join(f"w{k}x{j}" for j in range(6)) for k in range(n)]
+    fake = _ScriptedWhisper(script, words)
+    w._whisper = fake
+    w.tts = type("T", (), {"persistent_cpu_s": staticmethod(lambda: 0.0)})()
+    state = {f"u{k}": {"item": InputItem(f"u{k}", k + 1, words[k]),
+                       "audio": np.full(int(seconds * 16000), k, dtype=np.float32)} for k in range(n)}
+    hyps: dict = {}
+    timing: dict = {}
+    w._decode_packed(list(state), state, hyps, timing, set())
+    return fake.calls, hyps, timing
+
+
+def test_window_end_members_lead_the_next_window():
+    # Whisper stops after the 2nd utterance of the first window (as it does when it decides the
+    # rest is for the next window): the rest lead the next window and nothing is decoded alone.
+    def script(ks, p):
+        return 0 if ks[0] == 0 and p >= 2 else 6
+
+    calls, hyps, timing = _scheduled(script)
+    assert calls == [[0, 1, 2, 3], [2, 3, 4, 5], [6, 7]]
+    assert sorted(hyps) == [f"u{k}" for k in range(8)]
+    assert all(len(h.texts[0].split()) == 6 for h in hyps.values())
+    assert hyps["u2"].meta.get("carried_over") and "carried_over" not in hyps["u4"].meta
+    assert timing["whisper_carried"] == 2 and timing.get("whisper_solo", 0) == 0
+
+
+def test_skipped_members_are_packed_again_then_decoded_alone():
+    # u1 is skipped inside every window it is packed in, u5 comes back with one word once:
+    # both are packed together again; u1 fails again and is decoded alone.
+    seen: dict[int, int] = {}
+
+    def script(ks, p):
+        k = ks[p]
+        seen[k] = seen.get(k, 0) + 1
+        if k == 1:
+            return 0
+        return 1 if k == 5 and seen[k] == 1 else 6
+
+    calls, hyps, timing = _scheduled(script)
+    assert calls == [[0, 1, 2, 3], [4, 5, 6, 7], [1, 5], [1]]
+    assert sorted(hyps) == [f"u{k}" for k in range(8)]
+    assert "redecoded" in hyps["u1"].meta and "redecoded" in hyps["u5"].meta
+    assert timing["whisper_solo"] == 1 and timing["whisper_repacked"] == 3
+
+
+def test_an_all_empty_window_is_carried_once_only():
+    calls, hyps, _ = _scheduled(lambda ks, p: 0, n=3)
+    # The 2nd and 3rd lead the next window once; not reached again, they are failures like the
+    # 1st: packed together once more, then each decoded alone.
+    assert calls == [[0, 1, 2], [1, 2], [0, 1, 2], [0], [1], [2]]
+    assert sorted(hyps) == ["u0", "u1", "u2"]
+
+
+def test_presets_and_overrides():
+    import argparse
+
+    from emendo.synth.speech import add_arguments, config_from_args
+
+    ap = argparse.ArgumentParser()
+    add_arguments(ap)
+    c = config_from_args(ap.parse_args(["in.txt", "--out", "o"]))
+    assert (c.beam_size, c.nbest, c.block_size) == (5, 5, 48)
+    c = config_from_args(ap.parse_args(["in.txt", "--out", "o", "--preset", "fast"]))
+    assert (c.beam_size, c.nbest, c.block_size) == (2, 2, 96)
+    c = config_from_args(ap.parse_args(["in.txt", "--out", "o", "--preset", "fast", "--beam", "3"]))
+    assert (c.beam_size, c.nbest) == (3, 2)
+    with pytest.raises(ValueError, match="nbest"):
+        config_from_args(ap.parse_args(["in.txt", "--out", "o", "--preset", "fast", "--nbest", "5"]))

