@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     extra = [t for t in extra if t not in seen]  # the evaluation set's dev part trained the scorer
     entities = universe(max(sizes))
     embedder = SentenceEmbedder()
-    matrix = DenseIndex.build(entities, embedder, cache_dir=args.cache).matrix
+    matrix = DenseIndex.embeddings(entities, embedder, cache_dir=args.cache)
     must = {eid for r in records for eid in r["group"]}
     report: dict[str, Any] = {"evalset": args.evalset, "split": args.split, "sizes": sizes, "results": {},
                               "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "

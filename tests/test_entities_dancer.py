@@ -104,6 +104,31 @@ def test_dense_inverted_file_finds_an_exact_row() -> None:
         assert index.search(matrix[row], k=1)[0][0].id == f"e:{row}"
 
 
+def test_embeddings_stay_in_input_order_when_the_index_reorders_its_rows(tmp_path: Path) -> None:
+    # Above exact_limit an index keeps its rows in inverted-list order: vectors to pair with a
+    # list of entities (another index over a subset, the live index) come from embeddings().
+    rng = np.random.default_rng(1)
+    entities = [Entity(f"e:{i}", f"name {i}") for i in range(600)]
+    matrix = rng.normal(size=(600, 16)).astype(np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+
+    class Table:
+        fingerprint, dim = "table-1", 16
+
+        def embed(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+            return np.stack([matrix[int(t.split()[1])] for t in texts])
+
+    big = DenseIndex.build(entities, Table(), cache_dir=tmp_path, exact_limit=100)
+    assert [e.id for e in big.entities] != [e.id for e in entities]  # reordered by the inverted lists
+    vectors = DenseIndex.embeddings(entities, Table(), cache_dir=tmp_path)
+    assert np.array_equal(vectors, matrix)
+    rows = list(range(0, 600, 3))
+    sub = DenseIndex([entities[i] for i in rows], vectors[rows], exact_limit=50, nprobe=50)
+    for i in (0, 300, 597):
+        assert sub.search(matrix[i], k=1)[0][0].id == f"e:{i}"
+        assert sub.similarity(matrix[i], [f"e:{i}"])[0] > 0.999
+
+
 def test_dense_cache_round_trip(tmp_path: Path) -> None:
     embedder = BagOfWords()
     first = DenseIndex.build(ENTITIES, embedder, cache_dir=tmp_path)

@@ -56,7 +56,7 @@ def _dancer(settings: Settings) -> Corrector:
     dense: dict[str, DenseIndex] = {}
     for name in catalog.names():  # descriptions embedded once, cached under EMENDO_DATA_DIR
         entities = list(catalog.index(name) or ())
-        matrix = DenseIndex.build(entities, embedder, cache_dir=settings.data_path / "entity-embeddings").matrix
+        matrix = DenseIndex.embeddings(entities, embedder, cache_dir=settings.data_path / "entity-embeddings")
         dense[name] = LiveDenseIndex(catalog, name, entities, matrix, embedder=embedder)
     options = DancerOptions(default_catalog=settings.entity_default_catalog)
     dancer: Corrector = DancerCorrector(catalog, embedder, dense, options=options)

@@ -53,7 +53,10 @@ def catalog_hash(entities: Sequence[Entity], fingerprint: str) -> str:
 
 
 class DenseIndex:
-    """Unit vectors of a fixed list of entities; :meth:`search` returns the top-k by cosine."""
+    """Unit vectors of a fixed list of entities; :meth:`search` returns the top-k by cosine.
+
+    Row i of :attr:`matrix` belongs to ``entities[i]`` of :attr:`entities`, which, above
+    ``exact_limit`` entities, is the inverted-list order, not the order given."""
 
     def __init__(self, entities: Sequence[Entity], matrix: FloatArray, *, exact_limit: int = 4_000,
                  nlist: int | None = None, nprobe: int = 6, seed: int = 0) -> None:
@@ -72,18 +75,29 @@ class DenseIndex:
     def build(cls, entities: Sequence[Entity], embedder: Embedder, *, cache_dir: str | Path | None = None,
               batch_size: int = 64, **options: int) -> DenseIndex:
         """Embed ``entities`` (or load their cached matrix) and index them."""
+        return cls(entities, cls.embeddings(entities, embedder, cache_dir=cache_dir, batch_size=batch_size),
+                   **options)
+
+    @staticmethod
+    def embeddings(entities: Sequence[Entity], embedder: Embedder, *, cache_dir: str | Path | None = None,
+                   batch_size: int = 64) -> FloatArray:
+        """The unit vectors of ``entities``, row i for ``entities[i]`` (loaded from / saved to the
+        cache). Use this, not the :attr:`matrix` of a built index, to pair vectors with a list of
+        entities: above ``exact_limit`` an index keeps its rows (and :attr:`entities`) in
+        inverted-list order."""
         path = None
         if cache_dir is not None:
             path = Path(cache_dir) / f"entities-{catalog_hash(entities, embedder.fingerprint)}.npy"
             if path.is_file():
-                return cls(entities, np.load(path), **options)
+                cached: FloatArray = np.load(path)
+                return cached
         matrix = embedder.embed([entity_text(e) for e in entities], batch_size=batch_size)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp.npy")
             np.save(tmp, matrix)
             tmp.replace(path)
-        return cls(entities, matrix, **options)
+        return matrix
 
     def __len__(self) -> int:
         return len(self.entities)
