@@ -25,10 +25,11 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from emendo.correctors.dlm import MODEL_CARD, DecodingOptions, DenoisingLM
+from emendo.correctors.dlm import MODEL_CARD, PRODUCT_OPTIONS, DecodingOptions, DenoisingLM
 from emendo.records import Hypothesis
 
 _TEXT = ("the quick brown fox jumps over a lazy dog while speech and handwriting recognizers make "
@@ -50,13 +51,40 @@ def make_inputs(lm: DenoisingLM, n: int, tokens: int) -> list[Hypothesis]:
     return out
 
 
+def read_texts(path: Path, n: int, min_words: int = 1, max_words: int = 10_000) -> list[str]:
+    """Up to ``n`` texts: lines of a text file, ``text``/``input1`` fields of JSONL, or a
+    HyPoradise JSON list (its ``input`` 1-best)."""
+    raw = path.read_text(encoding="utf-8")
+    out: list[str] = []
+    if path.suffix == ".json":
+        for rec in json.loads(raw):
+            inp = rec.get("input")
+            out.append(inp[0] if isinstance(inp, list) else str(inp))
+    else:
+        for line in raw.splitlines():
+            line = line.strip()
+            if line.startswith("{"):
+                rec = json.loads(line)
+                out.append(str(rec.get("text") or rec.get("noisy") or ""))
+            elif line:
+                out.append(line)
+    return [t for t in out if min_words <= len(t.split()) <= max_words][:n]
+
+
 def bench_one(model_dir: Path, variant: str, threads: int, *, tokens: int, batch: int, rounds: int,
-              latency_runs: int) -> dict[str, Any]:
-    opts = DecodingOptions(max_new_tokens=tokens, min_new_tokens=tokens, max_length_ratio=None)
+              latency_runs: int, draft: bool = True, texts: list[str] | None = None) -> dict[str, Any]:
+    if texts is None:
+        opts = DecodingOptions(max_new_tokens=tokens, min_new_tokens=tokens, max_length_ratio=None,
+                               draft_copy=draft)
+    else:
+        opts = replace(PRODUCT_OPTIONS, draft_copy=draft)
     lm = DenoisingLM(model_dir, options=opts, variant=variant,  # type: ignore[arg-type]
                      intra_op_threads=threads, batch_size=batch, window_chars=100_000,
                      providers=["CPUExecutionProvider"])
-    hyps = make_inputs(lm, batch, tokens)
+    if texts is None:
+        hyps = make_inputs(lm, batch, tokens)
+    else:
+        hyps = [Hypothesis(id=f"t{i}", text=t, source="asr", lang="en") for i, t in enumerate(texts)]
     src_tokens = statistics.mean(len(lm.tokenizer.encode(h.text, add_special_tokens=False).ids) for h in hyps)
     lm.correct_detailed(hyps[:4])  # warm-up
     times = []
@@ -64,7 +92,8 @@ def bench_one(model_dir: Path, variant: str, threads: int, *, tokens: int, batch
         t0 = time.perf_counter()
         res = lm.correct_detailed(hyps)
         times.append(time.perf_counter() - t0)
-    assert len(res) == batch
+    assert len(res) == len(hyps)
+    copied = sum(r.proposed == h.text for r, h in zip(res, hyps, strict=True))
     best, median = min(times), statistics.median(times)
     lat = []
     for i in range(latency_runs):
@@ -73,11 +102,14 @@ def bench_one(model_dir: Path, variant: str, threads: int, *, tokens: int, batch
         lm.correct_detailed([h])
         lat.append((time.perf_counter() - t0) * 1000)
     lat.sort()
+    n = len(hyps)
     return {
-        "variant": variant, "threads": threads, "batch": batch, "output_tokens": tokens,
+        "variant": variant, "threads": threads, "batch": batch, "draft_copy": draft,
+        "inputs": "synthetic, forced length" if texts is None else f"{n} real texts, product options",
+        "output_tokens": tokens if texts is None else None, "copied": f"{copied}/{n}",
         "mean_input_tokens": round(src_tokens, 1),
-        "sent_per_s_median": round(batch / median, 1), "sent_per_s_best": round(batch / best, 1),
-        "tokens_per_s_median": round(batch * tokens / median, 0),
+        "sent_per_s_median": round(n / median, 1), "sent_per_s_best": round(n / best, 1),
+        "tokens_per_s_median": round(n * tokens / median, 0) if texts is None else None,
         "batch1_latency_ms_p50": round(lat[len(lat) // 2], 2),
         "batch1_latency_ms_p99": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 2),
         "rounds": rounds, "latency_runs": latency_runs,
@@ -89,16 +121,22 @@ def to_markdown(result: dict[str, Any]) -> str:
         "# Denoising LM CPU speed (onnxruntime)", "",
         f"Model: `{result['model']['version']}` ({result['model']['parameters']:,} parameters), "
         f"onnxruntime {result['env']['onnxruntime']}, {result['env']['cpus']} CPUs, {result['env']['platform']}.",
-        f"Batch {result['rows'][0]['batch']}, every output forced to {result['rows'][0]['output_tokens']} tokens; "
+        f"Batch {result['rows'][0]['batch']}; synthetic inputs have every output forced to {result['tokens']} "
+        "tokens (default decoding options otherwise); real texts are decoded with the product options; "
         "end-to-end `correct_detailed` (tokenise, encode, greedy decode with KV cache, copy scoring, gates).",
         f"Load average (1/5/15 min) at start {result['env']['loadavg_start']}, at end "
         f"{result['env']['loadavg_end']}. {result['note']}", "",
-        "| variant | threads | sent/s (median) | sent/s (best) | tokens/s | batch-1 p50 ms | batch-1 p99 ms |",
-        "|---|---|---|---|---|---|---|",
+        "*draft*: greedy search checks the input as a draft first (`DecodingOptions.draft_copy`, lossless); "
+        "*copied*: outputs equal to their input.", "",
+        "| inputs | variant | threads | draft | copied | sent/s (median) | sent/s (best) | tokens/s | "
+        "batch-1 p50 ms | batch-1 p99 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
-        lines.append(f"| {r['variant']} | {r['threads']} | {r['sent_per_s_median']} | {r['sent_per_s_best']} | "
-                     f"{r['tokens_per_s_median']:.0f} | {r['batch1_latency_ms_p50']} | {r['batch1_latency_ms_p99']} |")
+        tps = f"{r['tokens_per_s_median']:.0f}" if r.get("tokens_per_s_median") is not None else "-"
+        lines.append(f"| {r.get('inputs', 'synthetic, forced length')} | {r['variant']} | {r['threads']} | "
+                     f"{'on' if r.get('draft_copy') else 'off'} | {r.get('copied', '-')} | {r['sent_per_s_median']} | "
+                     f"{r['sent_per_s_best']} | {tps} | {r['batch1_latency_ms_p50']} | {r['batch1_latency_ms_p99']} |")
     sizes = ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in result["model"]["files"].items() if k.endswith(".onnx"))
     lines += ["", f"Files: {sizes}.", ""]
     return "\n".join(lines)
@@ -116,6 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--variants", default="fp32,int8")
     parser.add_argument("--note", default="The machine was shared with other work during the run.")
+    parser.add_argument("--drafts", default="off,on", help="draft_copy settings to measure")
+    parser.add_argument("--texts", type=Path, default=None,
+                        help="also measure on real texts (text lines, JSONL text, or a HyPoradise JSON file)")
+    parser.add_argument("--texts-count", type=int, default=256)
+    parser.add_argument("--texts-words", default="1,10000", metavar="MIN,MAX",
+                        help="use only texts of MIN-MAX words (e.g. 24,36 for ~40 tokens)")
     args = parser.parse_args(argv)
     model_dir: Path = args.model_dir
     tmp = None
@@ -130,19 +174,24 @@ def main(argv: list[str] | None = None) -> int:
     load_start = [round(x, 2) for x in os.getloadavg()]
     card = json.loads((model_dir / MODEL_CARD).read_text(encoding="utf-8"))
     rows = []
-    for variant in args.variants.split(","):
-        for threads in (int(t) for t in args.threads.split(",")):
-            row = bench_one(model_dir, variant, threads, tokens=args.tokens, batch=args.batch, rounds=args.rounds,
-                            latency_runs=args.latency_runs)
-            print(json.dumps(row), flush=True)
-            rows.append(row)
+    lo, _, hi = args.texts_words.partition(",")
+    real = read_texts(args.texts, args.texts_count, int(lo), int(hi or lo)) if args.texts else None
+    for inputs in ([None, real] if real else [None]):
+        for variant in args.variants.split(","):
+            for threads in (int(t) for t in args.threads.split(",")):
+                for draft in (d == "on" for d in args.drafts.split(",")):
+                    row = bench_one(model_dir, variant, threads, tokens=args.tokens, batch=args.batch,
+                                    rounds=args.rounds, latency_runs=args.latency_runs, draft=draft, texts=inputs)
+                    print(json.dumps(row), flush=True)
+                    rows.append(row)
     result = {
         "model": {"version": card.get("version"), "parameters": card["model"].get("parameters", 0),
                   "files": {k: v["bytes"] for k, v in card.get("files", {}).items()}},
         "env": {"onnxruntime": onnxruntime.__version__, "cpus": os.cpu_count(), "platform": platform.platform(),
                 "python": sys.version.split()[0], "loadavg_start": load_start,
                 "loadavg_end": [round(x, 2) for x in os.getloadavg()]},
-        "note": args.note, "rows": rows,
+        "note": args.note, "rows": rows, "tokens": args.tokens,
+        "texts": str(args.texts) if args.texts else None,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     stem = f"dlm_speed_{args.tag}" if args.tag else "dlm_speed"

@@ -126,6 +126,37 @@ def test_greedy_equals_beam_size_1(lm: DenoisingLM, copy_bias: float) -> None:
     assert explicit == [r.proposed for r in lm.correct_detailed(hyps, DecodingOptions(copy_bias=copy_bias))]
 
 
+@pytest.mark.parametrize(("copy_bias", "min_new", "cap"), [(0.0, 0, 20), (2.0, 0, 20), (0.0, 9, 20), (0.0, 0, 4)])
+def test_drafted_greedy_is_lossless(lm: DenoisingLM, copy_bias: float, min_new: int, cap: int) -> None:
+    """Checking the input as a draft first gives exactly plain greedy's tokens and log-probs,
+    whether the output copies the input, leaves it early or late, or hits the length cap;
+    the draft's log-prob is the teacher-forced copy score."""
+    import numpy as np
+
+    texts = [*CLEAN, "tbe cat sat onn the mat", "quick brown", "mat the on sat cat the", "the the the the",
+             "фокс мыла мат fox"]
+    mask, cross = _encoded(lm, texts)
+    drafts = [[*lm._encode(t), lm.model.eos_id] for t in texts]
+    bias = None
+    if copy_bias:
+        bias = np.zeros((len(texts), lm.model.vocab_size), dtype=np.float32)
+        bias[:, :50] = copy_bias
+    caps = [cap] * len(texts)
+    plain = lm.model.greedy(mask, cross, caps, min_new=min_new, bias=bias)  # type: ignore[arg-type]
+    drafted, copy_lp = lm.model.greedy_drafted(mask, cross, caps, drafts, min_new=min_new,  # type: ignore[arg-type]
+                                               bias=bias)
+    assert [d[0] for d in drafted] == [p[0] for p in plain]
+    for (_, a), (_, b) in zip(drafted, plain, strict=True):
+        assert a == pytest.approx(b, abs=1e-4)
+    assert copy_lp == pytest.approx(lm.model.score(mask, cross, drafts), abs=1e-4)  # type: ignore[arg-type]
+    assert any(p[0] == d for p, d in zip(plain, drafts, strict=True))  # some rows copy ...
+    assert any(p[0] != d for p, d in zip(plain, drafts, strict=True))  # ... and some do not
+    hyps = [hyp(i, t) for i, t in enumerate(texts)]
+    on = lm.correct_detailed(hyps, DecodingOptions(copy_bias=copy_bias))
+    off = lm.correct_detailed(hyps, DecodingOptions(copy_bias=copy_bias, draft_copy=False))
+    assert [r.proposed for r in on] == [r.proposed for r in off]
+
+
 def test_beam_search(lm: DenoisingLM) -> None:
     hyps = [hyp(i, t) for i, t in enumerate(CLEAN)]
     res = lm.correct_detailed(hyps, DecodingOptions(beam_size=4))

@@ -92,6 +92,12 @@ class DecodingOptions:
       lacks fails the ``banned`` gate); n-best entries containing one are not shown to the
       model either. Recognisers write placeholders such as ``<UNK>`` into n-best lists.
 
+    Speed:
+
+    * ``draft_copy``: greedy search checks the input window as a draft first (one
+      teacher-forced call, then steps only where the output leaves it; lossless: the same
+      output as plain greedy search). No effect on beam search.
+
     Input:
 
     * ``use_nbest``: show the model the n-best alternatives (when the record has them and
@@ -111,6 +117,7 @@ class DecodingOptions:
     nbest_agreement: NBestAgreement = "off"
     banned: tuple[str, ...] = ("<unk>", "<UNK>")
     use_nbest: bool = True
+    draft_copy: bool = True
 
     def __post_init__(self) -> None:
         if self.beam_size < 1:
@@ -308,14 +315,67 @@ class OnnxSeq2Seq:
                min_new: int = 0, bias: FloatArray | None = None) -> list[tuple[list[int], float]]:
         """Greedy search; returns (tokens, unbiased log-prob) per row. ``bias``: (B, V) added to log-probs."""
         b = enc_mask.shape[0]
+        start = np.full((b, 1), self.start_id, dtype=np.int64)
+        return self._greedy_loop(enc_mask, list(cross), np.asarray(max_new, dtype=np.int64), min_new, bias,
+                                 self.empty_past(b), start, [[] for _ in range(b)], [0.0] * b, 0)
+
+    def greedy_drafted(self, enc_mask: IntArray, cross: Sequence[FloatArray], max_new: Sequence[int],
+                       drafts: Sequence[Sequence[int]], *, min_new: int = 0,
+                       bias: FloatArray | None = None) -> tuple[list[tuple[list[int], float]], list[float]]:
+        """Greedy search that first checks a draft per row (the input window: a denoiser mostly
+        copies), as in input-guided aggressive decoding (Ge et al., 2022): one teacher-forced
+        decoder call scores every draft; the prefix where the draft is the greedy choice is
+        accepted without stepping, and only rows that leave their draft step on, from the
+        shortest accepted prefix among them, with the KV cache of that call. The output is the
+        same as :meth:`greedy`'s. Also returns each draft's unbiased log-prob (the copy score)."""
+        b = enc_mask.shape[0]
         caps = np.asarray(max_new, dtype=np.int64)
-        tokens: list[list[int]] = [[] for _ in range(b)]
-        logprob = [0.0] * b
-        active = np.arange(b)
-        past = self.empty_past(b)
-        cross = list(cross)
-        ids = np.full((b, 1), self.start_id, dtype=np.int64)
-        t = 0
+        t_max = max(1, max(len(d) for d in drafts))
+        dec_in = np.full((b, t_max), self.pad_id, dtype=np.int64)
+        gold = np.full((b, t_max), self.pad_id, dtype=np.int64)
+        lengths = np.asarray([len(d) for d in drafts], dtype=np.int64)
+        for i, d in enumerate(drafts):
+            dec_in[i, 0] = self.start_id
+            dec_in[i, 1:len(d)] = d[:-1]
+            gold[i, :len(d)] = d
+        logits, present = self.step(dec_in, enc_mask, self.empty_past(b), cross)
+        lp = _log_softmax(logits)
+        picked = np.take_along_axis(lp, gold[:, :, None], axis=2)[:, :, 0]
+        valid = np.arange(t_max)[None, :] < lengths[:, None]
+        draft_lp = [float(v) for v in np.where(valid, picked, 0.0).sum(axis=1)]
+        sel = lp if bias is None else lp + bias[:, None, :]
+        if min_new > 0:
+            sel = sel.copy()
+            sel[:, :min_new, self.eos_id] = _NEG_INF
+        agree = (sel.argmax(axis=2) == gold) & valid
+        accepted = np.where(agree.all(axis=1), lengths, np.argmin(agree, axis=1))  # leading agreements
+        out: list[tuple[list[int], float] | None] = [None] * b
+        rest = []
+        for r in range(b):
+            n = int(min(accepted[r], caps[r]))
+            if n == lengths[r] or n == caps[r]:  # the whole draft (</s> included), or up to the length cap
+                out[r] = (list(drafts[r][:n]), float(picked[r, :n].sum()))
+            else:
+                rest.append(r)
+        if rest:
+            rows = np.asarray(rest)
+            p = int(min(accepted[rest].min(), caps[rest].min() - 1))
+            past = [x[rows][:, :, :p] for x in present]
+            ids = (dec_in[rows, p] if p > 0 else np.full(len(rest), self.start_id, dtype=np.int64))[:, None]
+            found = self._greedy_loop(enc_mask[rows], [c[rows] for c in cross], caps[rows], min_new,
+                                      None if bias is None else bias[rows], past, ids.astype(np.int64),
+                                      [list(drafts[r][:p]) for r in rest],
+                                      [float(picked[r, :p].sum()) for r in rest], p)
+            for r, res in zip(rest, found, strict=True):
+                out[r] = res
+        return [x for x in out if x is not None], draft_lp
+
+    def _greedy_loop(self, enc_mask: IntArray, cross: list[FloatArray], caps: IntArray, min_new: int,
+                     bias: FloatArray | None, past: list[FloatArray], ids: IntArray, tokens: list[list[int]],
+                     logprob: list[float], t: int) -> list[tuple[list[int], float]]:
+        """Greedy steps from a state: ``t`` tokens made (``tokens``/``logprob`` per row), ``past``
+        the KV cache of the decoder inputs before ``ids``, the next input (B, 1)."""
+        active = np.arange(len(tokens))
         while active.size:
             logits, past = self.step(ids, enc_mask, past, cross)
             lp = _log_softmax(logits[:, -1, :])
@@ -535,6 +595,12 @@ class DenoisingLM:
             bias = np.zeros((b, m.vocab_size), dtype=np.float32)
             for r, w in enumerate(chunk):
                 bias[r, [t for t in w.copy_ids if 0 <= t < m.vocab_size]] = opts.copy_bias
+        if opts.beam_size == 1 and opts.draft_copy:
+            found, copy_lp = m.greedy_drafted(mask, cross, caps, [w.copy_ids for w in chunk],
+                                              min_new=opts.min_new_tokens, bias=bias)
+            for w, (toks, lp), clp in zip(chunk, found, copy_lp, strict=True):
+                w.out_ids, w.out_logprob, w.copy_logprob = toks, lp, clp
+            return
         if opts.beam_size == 1:
             found = m.greedy(mask, cross, caps, min_new=opts.min_new_tokens, bias=bias)
         else:
