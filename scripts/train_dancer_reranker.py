@@ -202,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dense-known-distance", type=float, default=DancerOptions().dense_known_distance,
                     help="DancerOptions.dense_known_distance while collecting candidates (also serve with it)")
     ap.add_argument("--dense-k", type=int, default=DancerOptions().dense_k)
+    ap.add_argument("--dense-distance", type=float, default=DancerOptions().dense_distance)
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
@@ -210,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         for line in Path(args.exclude).read_text().splitlines():
             exclude.update(json.loads(line).get("group", []))
     embedder = SentenceEmbedder()
-    options = DancerOptions(dense_known_distance=args.dense_known_distance, dense_k=args.dense_k)
+    options = DancerOptions(dense_known_distance=args.dense_known_distance, dense_k=args.dense_k,
+                            dense_distance=args.dense_distance)
     corrector = make_corrector(universe(args.catalog_size), embedder, cache_dir=args.cache, options=options)
     rows, clean = examples(corrector, args, exclude, rng)
     if args.real:
@@ -227,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
               "meta": {"threshold": threshold, "rows": len(y), "positives": int(y.sum()), "utterances": len(rows),
                        "clean_sentences": len(clean), "catalog_size": len(corrector.dense["default"]),
                        "seed": args.seed, "excluded_entities": len(exclude),
-                       "options": {"dense_known_distance": args.dense_known_distance, "dense_k": args.dense_k},
+                       "options": {"dense_known_distance": args.dense_known_distance, "dense_k": args.dense_k,
+                                   "dense_distance": args.dense_distance},
                        "command": "scripts/train_dancer_reranker.py " + " ".join(argv or sys.argv[1:])}}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
