@@ -216,6 +216,10 @@ def write_md(path: Path, res: dict[str, Any]) -> None:
             if "window_wer" in row else
             f"| {row['variant']} | {row['s_per_utt']:.3f} | 1 | {row['wer']:.1%} | {row['oracle_wer']:.1%} | "
             f"{row['nbest_distinct']:.2f} | {row['empty']} | - | - | - |")
+    if pk:
+        lines += ["", "The study decodes each planned window once. *empty*: utterances a window skipped or did not "
+                  "reach (scored as all deletions here); the pipeline decodes those again, leading the next "
+                  "window or alone, so its pairs have none."]
     lines += ["", "## Error profile of the generated pairs", "",
               f"{r['pairs']} pairs kept, {r['drops']} dropped. Overall WER {r['overall']['wer']:.1%} "
               f"(per-pair mean {r['overall']['wer_mean']:.1%}, median {r['overall']['wer_median']:.1%}, p90 "
