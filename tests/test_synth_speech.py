@@ -445,16 +445,3 @@ def test_presets_and_overrides():
     assert (c.beam_size, c.nbest) == (3, 2)
     with pytest.raises(ValueError, match="nbest"):
         config_from_args(ap.parse_args(["in.txt", "--out", "o", "--preset", "fast", "--nbest", "5"]))
-
-
-def test_trim_silence_keeps_the_speech_and_a_margin():
-    speech = speechlike(1.0, seed=3)
-    audio = np.concatenate([np.zeros(SR // 2, np.float32), speech, np.zeros(SR, np.float32)])
-    out, lead, trail = A.trim_silence(audio, margin_s=0.1)
-    assert lead == pytest.approx(0.4, abs=0.011) and trail == pytest.approx(0.9, abs=0.011)
-    assert out.size == pytest.approx(1.2 * SR, abs=0.02 * SR)
-    start = round(lead * SR)
-    assert np.array_equal(out, audio[start:start + out.size])  # a cut, nothing altered
-    assert np.abs(out[int(0.1 * SR):int(0.1 * SR) + 100]).max() > 0  # the speech starts after the margin
-    silent = np.zeros(SR, np.float32)
-    assert A.trim_silence(silent)[0].size == SR and A.trim_silence(np.zeros(5, np.float32))[1:] == (0.0, 0.0)

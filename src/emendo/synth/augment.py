@@ -56,7 +56,6 @@ __all__ = [
     "speed",
     "synthetic_rir",
     "telephone",
-    "trim_silence",
     "white_noise",
 ]
 
@@ -170,26 +169,6 @@ def resample(x: npt.NDArray[Any], sr_in: int, sr_out: int) -> Audio:
     if sr_in == sr_out:
         return np.asarray(x, dtype=np.float32)
     return resample_to_length(x, round(np.asarray(x).size * sr_out / sr_in))
-
-
-def trim_silence(audio: npt.NDArray[Any], *, floor_db: float = -40.0, margin_s: float = 0.1,
-                 sr: int = SAMPLE_RATE) -> tuple[Audio, float, float]:
-    """Cut leading and trailing silence (10 ms frames more than ``floor_db`` below the loudest),
-    keeping ``margin_s`` of it on each side; returns the audio and the seconds cut at each end.
-    Audio with no frame above the floor is returned unchanged."""
-    x = np.asarray(audio, dtype=np.float32)
-    hop = sr // 100
-    n = x.size // hop
-    if n == 0:
-        return x, 0.0, 0.0
-    energy = np.sqrt((x[: n * hop].reshape(n, hop).astype(np.float64) ** 2).mean(axis=1))
-    loud = np.flatnonzero(energy > max(float(energy.max()) * 10 ** (floor_db / 20), 1e-5))
-    if loud.size == 0:
-        return x, 0.0, 0.0
-    margin = int(margin_s * sr)
-    start = max(0, int(loud[0]) * hop - margin)
-    end = min(x.size, (int(loud[-1]) + 1) * hop + margin)
-    return x[start:end], start / sr, (x.size - end) / sr
 
 
 # ------------------------------------------------------------------ noise

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from emendo.records import TrainingPair
-from emendo.synth.augment import AugmentConfig, augment, augmentation_label, trim_silence
+from emendo.synth.augment import AugmentConfig, augment, augmentation_label
 from emendo.synth.writer import PairWriter, read_drops, read_pairs
 
 __all__ = [
@@ -60,7 +60,7 @@ __all__ = [
     "summarize",
 ]
 
-SPEECH_VERSION = "2"  # 2: window-end members lead the next window; first-fit packing; TTS silence trimmed
+SPEECH_VERSION = "2"  # 2: window-end members lead the next window; first-fit packing
 MAX_WORDS = 60
 MAX_CHARS = 600
 MAX_AUDIO_S = 28.0
@@ -185,7 +185,6 @@ class SpeechConfig:
     beam_size: int = 5
     nbest: int = 5
     gap_s: float = 1.0
-    trim_silence: bool = True  # cut the TTS engines' leading/trailing silence (0.1 s kept each side)
     split: str = "segments"
     asr_threads: int = 1
     wer_ceiling: float = 0.6
@@ -419,18 +418,15 @@ class _Worker:
                 out[it.id] = {"kind": "drop", "id": it.id, "reason": "audio_too_long", "voice": voice.name,
                               "audio_s": round(dur, 2), "detail": f"speech is {dur:.1f} s, limit {MAX_AUDIO_S} s"}
                 continue
-            speech, lead, trail = (trim_silence(syn.audio) if c.trim_silence
-                                   else (np.asarray(syn.audio, dtype=np.float32), 0.0, 0.0))
-            state[it.id] = {"item": it, "iseed": iseed, "voice": voice, "syn": syn, "engine": engine, "solo": solo,
-                            "speech": speech, "trimmed_s": [round(lead, 3), round(trail, 3)]}
+            state[it.id] = {"item": it, "iseed": iseed, "voice": voice, "syn": syn, "engine": engine, "solo": solo}
         timing["tts_n"] = float(len(state))
 
         ids = [i for i in order if i in state]
         for i in ids:
             st = state[i]
-            others = [state[j]["speech"] for j in ids if j != i]
+            others = [state[j]["syn"].audio for j in ids if j != i]
             with self.timed(timing, "augment_s"):
-                audio, params = augment(st["speech"], _rng(st["iseed"], _AUGMENT), c.augment, others)
+                audio, params = augment(st["syn"].audio, _rng(st["iseed"], _AUGMENT), c.augment, others)
             if audio.size / 16000 > MAX_AUDIO_S:
                 audio = audio[: int(MAX_AUDIO_S * 16000)]
                 params["truncated_s"] = MAX_AUDIO_S
@@ -484,8 +480,7 @@ class _Worker:
                          "licence": it.licence, "line": it.line},
                 "tts": {"voice": v.name, "engine": v.engine, "engine_version": self.tts_versions.get(v.engine, "?"),
                         "speaker": v.speaker, "licence": v.licence, "commercial": v.commercial,
-                        "prosody": st["syn"].prosody, "native_rate": st["syn"].native_rate,
-                        "silence_trimmed_s": st["trimmed_s"]},
+                        "prosody": st["syn"].prosody, "native_rate": st["syn"].native_rate},
                 "audio_s": round(st["audio"].size / 16000, 3),
                 "augmentation": {**st["aug"], "label": augmentation_label(st["aug"])},
                 "asr": {**asr.describe(), **h.meta, "raw": h.texts[0] if h.texts else "",
