@@ -201,3 +201,36 @@ def test_builtin_catalog_when_no_files_are_named() -> None:
     pipeline = build_pipeline(Settings(correctors="pednec"))
     catalog = pipeline.correctors[0].catalog  # type: ignore[attr-defined]
     assert len(catalog) > 50_000 and "default" in catalog
+
+
+def test_registry_dancer_pairs_each_entity_with_its_own_vector_above_the_exact_limit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above 4,000 entities a built index keeps its rows in inverted-list order; the registry
+    must pair the catalog's entities with vectors in catalog order (a bug once paired them
+    with the reordered matrix, so dense retrieval returned unrelated entities)."""
+    from emendo.correctors.entities import embed
+    from emendo.correctors.entities.retrieval import entity_text
+
+    class HashEmbedder:
+        fingerprint, dim = "hash-1", 32
+
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            pass
+
+        def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+            rows = [np.random.default_rng(abs(hash(t)) % 2**32).normal(size=self.dim) for t in texts]
+            out = np.asarray(rows, dtype=np.float32).reshape(len(texts), self.dim)
+            return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    monkeypatch.setattr(embed, "SentenceEmbedder", HashEmbedder)
+    path = tmp_path / "big.jsonl"
+    rows = [{"id": f"e:{i}", "name": f"Entity{i}", "description": f"thing number {i}", "type": "other"}
+            for i in range(4_500)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    dancer = build_pipeline(settings(path, correctors="dancer", data_dir=tmp_path / "data")).correctors[0]
+    index = dancer.dense["default"]  # type: ignore[attr-defined]
+    assert index._centroids is not None  # the inverted file is in use
+    for i in (0, 1_234, 4_499):
+        entity = dancer.catalog.index("default").get(f"e:{i}")  # type: ignore[attr-defined]
+        query = HashEmbedder().embed([entity_text(entity)])[0]
+        assert index.search(query, k=1)[0][0].id == f"e:{i}"
