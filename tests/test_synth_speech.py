@@ -104,13 +104,24 @@ def test_telephone_band_and_speed_and_resample():
     assert band_energy(y, 4500, 8000) < 1e-3 * band_energy(x, 4500, 8000)
     assert band_energy(y, 0, 200) < 1e-2 * band_energy(x, 0, 200)
     assert band_energy(y, 1000, 3000) > 0.5 * band_energy(x, 1000, 3000)
-    assert A.speed(x, 1.1).size == round(SR / 1.1)
-    assert A.speed(x, 0.9).size == round(SR / 0.9)
+    for factor in (1.1, 0.9, 1.037):
+        for n in (SR, 79_999, 12_345):  # padded to fast FFT lengths: the factor is kept within 0.8%
+            assert A.speed(x[:n] if n <= x.size else np.resize(x, n), factor).size == pytest.approx(
+                n / factor, rel=8e-3)
+    # a tone sped up by 1.1 is 1.1 times higher
     t = tone(1.0, 1000.0)
+    fast = A.speed(t, 1.1)
+    peak = np.fft.rfftfreq(fast.size, 1 / SR)[np.argmax(np.abs(np.fft.rfft(fast)))]
+    assert peak == pytest.approx(1000.0 * SR / fast.size, rel=2e-3)  # the applied factor
+    assert peak == pytest.approx(1100.0, rel=8e-3)
     r = A.resample(t, SR, 8000)
     assert r.size == 8000
     back = A.resample(r, 8000, SR)
     assert np.max(np.abs(back[100:-100] - t[100:-100])) < 1e-3
+    for n, sr_in in ((7_919, 22_050), (16_001, 48_000), (5, 16_000)):  # odd sizes, common rates
+        out = A.resample(np.resize(t, n), sr_in, SR)
+        assert out.size == round(n * SR / sr_in)
+    assert A.fast_len(79_999) == 80_000 and A.fast_len(1) == 1 and A.fast_len(97) == 98
     m = A.mulaw(t)
     assert np.max(np.abs(m - t)) < 0.02
 
