@@ -149,12 +149,30 @@ def test_drafted_greedy_is_lossless(lm: DenoisingLM, copy_bias: float, min_new: 
     for (_, a), (_, b) in zip(drafted, plain, strict=True):
         assert a == pytest.approx(b, abs=1e-4)
     assert copy_lp == pytest.approx(lm.model.score(mask, cross, drafts), abs=1e-4)  # type: ignore[arg-type]
+    for rounds in (0, 1, 5):  # re-drafting after a divergence changes only how much one call checks
+        again, _ = lm.model.greedy_drafted(mask, cross, caps, drafts, min_new=min_new,  # type: ignore[arg-type]
+                                           bias=bias, rounds=rounds)
+        assert [d[0] for d in again] == [p[0] for p in plain]
     assert any(p[0] == d for p, d in zip(plain, drafts, strict=True))  # some rows copy ...
     assert any(p[0] != d for p, d in zip(plain, drafts, strict=True))  # ... and some do not
     hyps = [hyp(i, t) for i, t in enumerate(texts)]
     on = lm.correct_detailed(hyps, DecodingOptions(copy_bias=copy_bias))
     off = lm.correct_detailed(hyps, DecodingOptions(copy_bias=copy_bias, draft_copy=False))
     assert [r.proposed for r in on] == [r.proposed for r in off]
+
+
+def test_drafts_save_decoder_calls(lm: DenoisingLM, monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = [*CLEAN, "tbe cat sat onn the mat", "the quick brown fox jumps ovr the lazy dog"]
+    mask, cross = _encoded(lm, texts)
+    drafts = [[*lm._encode(t), lm.model.eos_id] for t in texts]
+    calls = []
+    step = lm.model.step
+    monkeypatch.setattr(lm.model, "step", lambda *a, **k: calls.append(a[0].shape) or step(*a, **k))
+    lm.model.greedy(mask, cross, [30] * len(texts))  # type: ignore[arg-type]
+    plain = len(calls)
+    calls.clear()
+    lm.model.greedy_drafted(mask, cross, [30] * len(texts), drafts)  # type: ignore[arg-type]
+    assert len(calls) < plain  # draft calls (then a few steps) instead of one call per token
 
 
 def test_beam_search(lm: DenoisingLM) -> None:

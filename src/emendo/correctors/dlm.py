@@ -53,6 +53,10 @@ NBestAgreement = Literal["off", "exact", "support"]
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 
+# drafted greedy search re-drafts while a call gains at least this many tokens per row still
+# drafting (below it, stepping is cheaper; measured on HyPoradise: 651 -> 526 decoder calls for
+# 384 utterances, the same with 2 or 6 re-drafts; without the rule, slower)
+MIN_GAIN = 2.0
 _NEG_INF = -1e30
 
 
@@ -320,55 +324,105 @@ class OnnxSeq2Seq:
                                  self.empty_past(b), start, [[] for _ in range(b)], [0.0] * b, 0)
 
     def greedy_drafted(self, enc_mask: IntArray, cross: Sequence[FloatArray], max_new: Sequence[int],
-                       drafts: Sequence[Sequence[int]], *, min_new: int = 0,
-                       bias: FloatArray | None = None) -> tuple[list[tuple[list[int], float]], list[float]]:
-        """Greedy search that first checks a draft per row (the input window: a denoiser mostly
-        copies), as in input-guided aggressive decoding (Ge et al., 2022): one teacher-forced
-        decoder call scores every draft; the prefix where the draft is the greedy choice is
-        accepted without stepping, and only rows that leave their draft step on, from the
-        shortest accepted prefix among them, with the KV cache of that call. The output is the
-        same as :meth:`greedy`'s. Also returns each draft's unbiased log-prob (the copy score)."""
+                       drafts: Sequence[Sequence[int]], *, min_new: int = 0, bias: FloatArray | None = None,
+                       rounds: int = 6) -> tuple[list[tuple[list[int], float]], list[float]]:
+        """Greedy search that checks a draft per row first (the input window: a denoiser mostly
+        copies), as in input-guided aggressive decoding (Ge et al., 2022).
+
+        One teacher-forced decoder call scores every draft; the prefix where the draft is the
+        greedy choice is accepted without stepping. A row that leaves its draft gets a new one:
+        the accepted prefix, the greedy token where it left, and the rest of the input realigned
+        after it (a substitution, or 1-4 input tokens dropped / one inserted when the token matches
+        one of the input's next four / its previous one), checked again in the next call, for up to
+        ``rounds`` more calls while a call gains 2+ tokens per row still drafting. Rows left then
+        step on from
+        the shortest accepted prefix among them, with the KV cache of the last call. The output
+        is :meth:`greedy`'s (drafts only decide how much is checked per call). Also returns each
+        draft's unbiased log-prob (the copy score; a draft is scored with ``</s>`` appended when
+        it lacks one)."""
         b = enc_mask.shape[0]
         caps = np.asarray(max_new, dtype=np.int64)
-        t_max = max(1, max(len(d) for d in drafts))
-        dec_in = np.full((b, t_max), self.pad_id, dtype=np.int64)
-        gold = np.full((b, t_max), self.pad_id, dtype=np.int64)
-        lengths = np.asarray([len(d) for d in drafts], dtype=np.int64)
-        for i, d in enumerate(drafts):
-            dec_in[i, 0] = self.start_id
-            dec_in[i, 1:len(d)] = d[:-1]
-            gold[i, :len(d)] = d
-        logits, present = self.step(dec_in, enc_mask, self.empty_past(b), cross)
-        lp = _log_softmax(logits)
-        picked = np.take_along_axis(lp, gold[:, :, None], axis=2)[:, :, 0]
-        valid = np.arange(t_max)[None, :] < lengths[:, None]
-        draft_lp = [float(v) for v in np.where(valid, picked, 0.0).sum(axis=1)]
-        sel = lp if bias is None else lp + bias[:, None, :]
-        if min_new > 0:
-            sel = sel.copy()
-            sel[:, :min_new, self.eos_id] = _NEG_INF
-        agree = (sel.argmax(axis=2) == gold) & valid
-        accepted = np.where(agree.all(axis=1), lengths, np.argmin(agree, axis=1))  # leading agreements
+        copies = [list(d) if d and d[-1] == self.eos_id else [*d, self.eos_id] for d in drafts]  # end in </s>
         out: list[tuple[list[int], float] | None] = [None] * b
-        rest = []
-        for r in range(b):
-            n = int(min(accepted[r], caps[r]))
-            if n == lengths[r] or n == caps[r]:  # the whole draft (</s> included), or up to the length cap
-                out[r] = (list(drafts[r][:n]), float(picked[r, :n].sum()))
-            else:
-                rest.append(r)
-        if rest:
-            rows = np.asarray(rest)
-            p = int(min(accepted[rest].min(), caps[rest].min() - 1))
-            past = [x[rows][:, :, :p] for x in present]
-            ids = (dec_in[rows, p] if p > 0 else np.full(len(rest), self.start_id, dtype=np.int64))[:, None]
-            found = self._greedy_loop(enc_mask[rows], [c[rows] for c in cross], caps[rows], min_new,
-                                      None if bias is None else bias[rows], past, ids.astype(np.int64),
-                                      [list(drafts[r][:p]) for r in rest],
-                                      [float(picked[r, :p].sum()) for r in rest], p)
-            for r, res in zip(rest, found, strict=True):
-                out[r] = res
-        return [x for x in out if x is not None], draft_lp
+        copy_lp = [0.0] * b
+        prefix: list[list[int]] = [[] for _ in range(b)]  # verified tokens that lead the draft
+        pointer = [0] * b  # the draft goes on with copies[r][pointer[r]:]
+        active = list(range(b))
+        for round_no in range(rounds + 1):
+            rows = np.asarray(active)
+            cand = [prefix[r] + (copies[r][pointer[r]:] or [self.eos_id]) for r in active]
+            t_max = max(1, max(len(c) for c in cand))
+            n = len(active)
+            dec_in = np.full((n, t_max), self.pad_id, dtype=np.int64)
+            gold = np.full((n, t_max), self.pad_id, dtype=np.int64)
+            lengths = np.asarray([len(c) for c in cand], dtype=np.int64)
+            for i, c in enumerate(cand):
+                dec_in[i, 0] = self.start_id
+                dec_in[i, 1:len(c)] = c[:-1]
+                gold[i, :len(c)] = c
+            sub_cross = [x[rows] for x in cross]
+            logits, present = self.step(dec_in, enc_mask[rows], self.empty_past(n), sub_cross)
+            lp = _log_softmax(logits)
+            picked = np.take_along_axis(lp, gold[:, :, None], axis=2)[:, :, 0]
+            valid = np.arange(t_max)[None, :] < lengths[:, None]
+            if round_no == 0:
+                for i, r in enumerate(active):
+                    copy_lp[r] = float(np.where(valid[i], picked[i], 0.0).sum())
+            sel = lp if bias is None else lp + bias[rows][:, None, :]
+            if min_new > 0:
+                sel = sel.copy()
+                sel[:, :min_new, self.eos_id] = _NEG_INF
+            best = sel.argmax(axis=2)
+            agree = (best == gold) & valid
+            accepted = np.where(agree.all(axis=1), lengths, np.argmin(agree, axis=1))  # leading agreements
+            left: list[tuple[int, int, int]] = []  # (position in this call, row, accepted tokens)
+            for i, r in enumerate(active):
+                k = int(min(accepted[i], caps[r]))
+                if k == lengths[i] or k == caps[r]:  # the whole draft (</s> included), or up to the length cap
+                    out[r] = (cand[i][:k], float(picked[i, :k].sum()))
+                    continue
+                g = int(best[i, k])  # the greedy token where the row leaves its draft
+                if g == self.eos_id or k + 1 >= caps[r]:
+                    out[r] = ([*cand[i][:k], g], float(picked[i, :k].sum() + lp[i, k, g]))
+                    continue
+                left.append((i, r, k))
+            if not left:
+                break
+            # a call re-checks whole drafts: worth another one while it gains a few tokens per row
+            gained = sum(k + 1 - len(prefix[r]) for _, r, k in left) / len(left)
+            if round_no == rounds or (round_no > 0 and gained < MIN_GAIN):
+                self._finish_greedy(out, left, cand, picked, present, dec_in, enc_mask, sub_cross, caps,
+                                    min_new, bias, rows)
+                break
+            for i, r, k in left:
+                g = int(best[i, k])
+                copy, q = copies[r], pointer[r]
+                j = q + (k - len(prefix[r])) if k >= len(prefix[r]) else q  # input index the draft had at k
+                q = j + 1  # substituted, unless g is one of the input's next tokens (those before it
+                for jump in (1, 2, 3, 4, -1):  # were dropped) or its previous one (a token was inserted)
+                    if 0 <= j + jump < len(copy) and copy[j + jump] == g:
+                        q = j + jump + 1
+                        break
+                prefix[r], pointer[r] = [*cand[i][:k], g], min(q, len(copy))
+            active = [r for _, r, _ in left]
+        return [x for x in out if x is not None], copy_lp
+
+    def _finish_greedy(self, out: list[tuple[list[int], float] | None], left: list[tuple[int, int, int]],
+                       cand: list[list[int]], picked: FloatArray, present: list[FloatArray], dec_in: IntArray,
+                       enc_mask: IntArray, cross: list[FloatArray], caps: IntArray, min_new: int,
+                       bias: FloatArray | None, rows: IntArray) -> None:
+        """Step the rows ``left`` of a draft call on from their shortest accepted prefix."""
+        idx = np.asarray([i for i, _, _ in left])
+        batch_rows = [r for _, r, _ in left]
+        p = int(min(min(k for _, _, k in left), int(caps[batch_rows].min()) - 1))
+        past = [x[idx][:, :, :p] for x in present]
+        ids = (dec_in[idx, p] if p > 0 else np.full(len(left), self.start_id, dtype=np.int64))[:, None]
+        found = self._greedy_loop(enc_mask[rows][idx], [c[idx] for c in cross], caps[batch_rows], min_new,
+                                  None if bias is None else bias[batch_rows], past, ids.astype(np.int64),
+                                  [cand[i][:p] for i, _, _ in left], [float(picked[i, :p].sum()) for i, _, _ in left],
+                                  p)
+        for r, res in zip(batch_rows, found, strict=True):
+            out[r] = res
 
     def _greedy_loop(self, enc_mask: IntArray, cross: list[FloatArray], caps: IntArray, min_new: int,
                      bias: FloatArray | None, past: list[FloatArray], ids: IntArray, tokens: list[list[int]],
