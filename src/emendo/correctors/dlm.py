@@ -335,8 +335,7 @@ class OnnxSeq2Seq:
         after it (a substitution, or 1-4 input tokens dropped / one inserted when the token matches
         one of the input's next four / its previous one), checked again in the next call, for up to
         ``rounds`` more calls while a call gains 2+ tokens per row still drafting. Rows left then
-        step on from
-        the shortest accepted prefix among them, with the KV cache of the last call. The output
+        step on from the shortest accepted prefix among them, with the KV cache of the last call. The output
         is :meth:`greedy`'s (drafts only decide how much is checked per call). Also returns each
         draft's unbiased log-prob (the copy score; a draft is scored with ``</s>`` appended when
         it lacks one)."""
