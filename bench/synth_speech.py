@@ -192,7 +192,8 @@ def write_md(path: Path, res: dict[str, Any]) -> None:
         f"failing twice, decoded alone; {st.get('whisper_solo', 0):.0f} utterances decoded alone.",
         f"- Settings: Whisper beam {run['config']['beam_size']} / {run['config']['nbest']}-best, "
         f"pocketsphinx share {run['config']['pocketsphinx_share']}, espeak-ng share {run['config']['espeak_share']}, "
-        f"block size {run['config']['block_size']}, WER ceiling {run['config']['wer_ceiling']}.",
+        f"block size {run['config']['block_size']}, {run['config'].get('windows_per_call', 1)} window(s) per "
+        f"Whisper call, WER ceiling {run['config']['wer_ceiling']}.",
     ]
     pk = res.get("packing")
     if pk:
@@ -256,6 +257,7 @@ def main() -> int:
     ap.add_argument("--pocketsphinx-share", type=float, default=None)
     ap.add_argument("--espeak-share", type=float, default=None)
     ap.add_argument("--block-size", type=int, default=None, help="items per work unit (default: the pipeline's)")
+    ap.add_argument("--windows-per-call", type=int, default=None, help="packed windows per Whisper call")
     ap.add_argument("--tag", default="", help="suffix of the result files (synth_speech_TAG.*)")
     args = ap.parse_args()
 
@@ -287,6 +289,8 @@ def main() -> int:
             over["espeak_share"] = args.espeak_share
         if args.block_size is not None:
             over["block_size"] = args.block_size
+        if args.windows_per_call is not None:
+            over["windows_per_call"] = args.windows_per_call
         config = dataclasses.replace(config, **over)
         report = run_speech(config, sent_path, scratch / "pairs", workers=args.workers, progress=True)
         res["pipeline"] = report

