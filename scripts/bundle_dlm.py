@@ -14,21 +14,14 @@ manifest and the dev-set evaluations of the training log. The human-readable mod
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 import sys
 from pathlib import Path
 
+from emendo.models.export import sha256_file  # torch-free at import
+
 FILES = ("encoder.int8.onnx", "decoder.int8.onnx", "tokenizer.json", "train_config.json", "metrics.json")
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bundle_dlm: {src} missing", file=sys.stderr)
             return 1
         shutil.copyfile(src, args.out / name)
-        files[name] = {"sha256": sha256(src), "bytes": src.stat().st_size}
+        files[name] = {"sha256": sha256_file(src), "bytes": src.stat().st_size}
     card["files"] = files
     card["bundle"] = {"variants": ["int8"], "source_export": str(args.export_dir)}
     if args.data_manifest:

@@ -281,7 +281,8 @@ def _onnx_export(torch: Any, module: Any, args: tuple[Any, ...], path: Path, inp
         torch.onnx.export(module, args, str(path), **kwargs)
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file (read in 1 MiB blocks); model cards record it per file."""
     h = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -500,7 +501,7 @@ def _version(checkpoint: Path) -> str:
     weights = sorted((checkpoint / "model").glob("*.safetensors")) or sorted((checkpoint / "model").glob("*.bin"))
     h = hashlib.sha256()
     for w in weights:
-        h.update(_sha256(w).encode())
+        h.update(sha256_file(w).encode())
     return f"dlm-{h.hexdigest()[:12]}"
 
 
@@ -585,7 +586,7 @@ def export_onnx(checkpoint_dir: str | Path, out_dir: str | Path, *, quantize: bo
     report.passed = bool(parity["passed"])
     written = sorted(p for p in out.iterdir() if p.is_file() and p.name != MODEL_CARD)
     report.files = {p.name: p.stat().st_size for p in written}
-    card["files"] = {p.name: {"sha256": _sha256(p), "bytes": p.stat().st_size} for p in written}
+    card["files"] = {p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size} for p in written}
     card["export"] = {**settings, "transformers": _transformers_version(), "quantization": quant or None,
                       "export_seconds": round(report.export_seconds, 3)}
     card["parity"] = parity
