@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import struct
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from emendo.synth.corpus import (
 from emendo.synth.corpus_sources import SOURCES
 from emendo.synth.corpus_sources.base import read_text
 from emendo.synth.corpus_sources.text import html_paragraphs, mo_messages, rst_paragraphs, troff_paragraphs
+from tests.mo_files import mo_bytes
 
 
 def test_normalise_nfc_quotes_dashes_spaces() -> None:
@@ -113,23 +113,11 @@ def test_html_rst_troff_extraction() -> None:
     assert list(troff_paragraphs(troff)) == ["x - do", "The bold word.", "After."]
 
 
-def _mo(pairs: list[tuple[bytes, bytes]]) -> bytes:
-    n = len(pairs)
-    orig, trans = 28, 28 + 8 * n
-    data_off = 28 + 16 * n
-    table_o, table_t, blob = b"", b"", b""
-    for msgid, _ in pairs:
-        table_o += struct.pack("<2I", len(msgid), data_off + len(blob))
-        blob += msgid + b"\0"
-    for _, msgstr in pairs:
-        table_t += struct.pack("<2I", len(msgstr), data_off + len(blob))
-        blob += msgstr + b"\0"
-    return struct.pack("<7I", 0x950412DE, 0, n, orig, trans, 0, 0) + table_o + table_t + blob
 
 
 def test_mo_catalogue_and_corrupt_input(tmp_path: Path) -> None:
     good = tmp_path / "ok.mo"
-    good.write_bytes(_mo([(b"", b"header"), (b"File not found.", "Файл не найден.".encode())]))
+    good.write_bytes(mo_bytes([(b"", b"header"), (b"File not found.", "Файл не найден.".encode())]))
     assert mo_messages(good) == [("File not found.", "Файл не найден.")]
     bad = tmp_path / "bad.mo"
     bad.write_bytes(b"\x00" * 40)

@@ -19,6 +19,7 @@ from emendo.synth.corpus_sources.text import (
     properties_values,
     qm_messages,
 )
+from tests.mo_files import mo_bytes
 
 
 def _qm(messages: list[tuple[str, str]]) -> bytes:
@@ -97,18 +98,6 @@ def test_new_sources_registered() -> None:
         assert name in SOURCES and SOURCES[name].licence
 
 
-def _mo(pairs: list[tuple[str, str]]) -> bytes:
-    enc = [(a.encode(), b.encode()) for a, b in pairs]
-    n = len(enc)
-    data_off = 28 + 16 * n
-    table_o, table_t, blob = b"", b"", b""
-    for msgid, _ in enc:
-        table_o += struct.pack("<2I", len(msgid), data_off + len(blob))
-        blob += msgid + b"\0"
-    for _, msgstr in enc:
-        table_t += struct.pack("<2I", len(msgstr), data_off + len(blob))
-        blob += msgstr + b"\0"
-    return struct.pack("<7I", 0x950412DE, 0, n, 28, 28 + 8 * n, 0, 0) + table_o + table_t + blob
 
 
 def test_langpack_reader_reads_ftl_and_properties(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -132,7 +121,7 @@ def test_langpack_reader_reads_ftl_and_properties(tmp_path: Path, monkeypatch: p
 def test_russian_gettext_catalogue_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     mo = tmp_path / "usr/share/locale/ru/LC_MESSAGES/cataclysm-dda.mo"
     mo.parent.mkdir(parents=True)
-    mo.write_bytes(_mo([("", "header"), ("A heavy axe.", "Тяжёлый топор."), ("%d zombies", "%d зомби")]))
+    mo.write_bytes(mo_bytes([("", "header"), ("A heavy axe.", "Тяжёлый топор."), ("%d zombies", "%d зомби")]))
     monkeypatch.setattr(l10n, "deb", lambda pkg, probe, cache: (tmp_path, "0.F-3-9"))
     data = gettext_reader(russian.CDDA_CATALOGUES, "ru")(tmp_path)
     (doc,) = list(data.documents)
