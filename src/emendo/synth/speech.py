@@ -293,10 +293,10 @@ class _Worker:
         lo, hi = self.config.len_ratio_range
         return lo <= got / ref <= hi, got, ref
 
-    def _decode_window(self, members: list[str], state: dict[str, dict[str, Any]], hyps: dict[str, Any],
-                       timing: dict[str, float], done: set[str],
-                       carried: set[str] | None) -> tuple[list[str], list[str]]:
-        """Decode ``members`` packed in one window; return ``(not_reached, failed)``.
+    def _decode_windows(self, groups: list[list[str]], state: dict[str, dict[str, Any]], hyps: dict[str, Any],
+                        timing: dict[str, float], done: set[str],
+                        carried: set[str] | None) -> list[tuple[list[str], list[str]]]:
+        """Decode packed windows (one batched beam search); return ``(not_reached, failed)`` per window.
 
         Whisper often ends a window early (the last timestamp it emits lies before the last
         utterances): exactly as in Whisper's own long-form decoding, which seeks to the last
@@ -306,12 +306,6 @@ class _Worker:
         the middle, or eaten by a neighbour's runaway repetition) is a packing artefact, not the
         recogniser's error on that utterance: it is returned in ``failed`` (to be packed again
         with the block's other failures), or, in a final pass, decoded alone."""
-        return self._decode_windows([members], state, hyps, timing, done, carried)[0]
-
-    def _decode_windows(self, groups: list[list[str]], state: dict[str, dict[str, Any]], hyps: dict[str, Any],
-                        timing: dict[str, float], done: set[str],
-                        carried: set[str] | None) -> list[tuple[list[str], list[str]]]:
-        """:meth:`_decode_window` for several windows whose beam searches run as one batch."""
         w = self.whisper()
         with self.timed(timing, "whisper_s"):
             results = w.transcribe_packed_many([[state[m]["audio"] for m in members] for members in groups])
@@ -322,7 +316,7 @@ class _Worker:
     def _settle(self, members: list[str], res: list[Any], state: dict[str, dict[str, Any]], hyps: dict[str, Any],
                 timing: dict[str, float], done: set[str], carried: set[str] | None) -> tuple[list[str], list[str]]:
         """Take a decoded window's plausible hypotheses; return ``(not_reached, failed)`` (see
-        :meth:`_decode_window`)."""
+        :meth:`_decode_windows`)."""
         checks = [self._plausible(state[m]["item"], h) for m, h in zip(members, res, strict=True)]
         cut = len(members)
         if carried is not None and len(members) > 1:
