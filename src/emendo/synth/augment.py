@@ -142,6 +142,9 @@ class AugmentConfig:
 # ------------------------------------------------------------------ resampling
 
 
+_FAST_PRIMES = (2, 3, 5, 7, 11)
+
+
 @functools.lru_cache(maxsize=1)
 def _smooth_numbers() -> npt.NDArray[np.int64]:
     """Sorted 11-smooth numbers (2^a 3^b 5^c 7^d 11^e) up to 2^26: lengths numpy's pocketfft
@@ -153,21 +156,11 @@ def _smooth_numbers() -> npt.NDArray[np.int64]:
     return np.unique(np.asarray(out, dtype=np.int64))
 
 
-_FAST_PRIMES = (2, 3, 5, 7, 11)
-
-
 def fast_len(n: int) -> int:
     """The smallest 11-smooth integer >= ``n`` (``n`` itself above 2^26)."""
     table = _smooth_numbers()
     i = int(np.searchsorted(table, n))
     return int(table[i]) if i < table.size else int(n)
-
-
-def _is_smooth(n: int) -> bool:
-    for prime in _FAST_PRIMES:
-        while n > 1 and n % prime == 0:
-            n //= prime
-    return n == 1
 
 
 def resample_to_length(x: npt.NDArray[Any], n_out: int) -> Audio:
@@ -206,7 +199,7 @@ def resample(x: npt.NDArray[Any], sr_in: int, sr_out: int) -> Audio:
     n_out = round(a.size * sr_out / sr_in)
     g = math.gcd(sr_in, sr_out)
     p, q = sr_out // g, sr_in // g
-    if a.size == 0 or not (_is_smooth(p) and _is_smooth(q)):
+    if a.size == 0 or fast_len(p) != p or fast_len(q) != q:  # p, q not 11-smooth
         return resample_to_length(a, n_out)
     k = fast_len(-(-a.size // q))
     padded = np.zeros(q * k, dtype=np.float64)
