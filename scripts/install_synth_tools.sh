@@ -55,6 +55,7 @@ APT_NONFREE=(
   mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1
   libttspico-utils      # pico2wave
   rhvoice rhvoice-english
+  librhvoice5           # libRHVoice.so.5: RHVoice in-process (emendo.synth.rhvoice), same audio as RHVoice-test
 )
 
 PIP_PKGS=(

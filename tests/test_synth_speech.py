@@ -227,6 +227,41 @@ def test_tts_flite_and_espeak_voices_to_16k():
         assert abs(espeak - 0.15) < 1e-3
 
 
+def _rhvoice_engine_or_skip():  # type: ignore[no-untyped-def]
+    from emendo.synth.rhvoice import open_engine
+
+    engine = open_engine() if shutil.which("RHVoice-test") else None
+    if engine is None:
+        pytest.skip("RHVoice (non-free) with libRHVoice.so.5 not installed (EMENDO_NONFREE=1 install_synth_tools.sh)")
+    return engine
+
+
+def test_rhvoice_in_process_matches_rhvoice_test(tmp_path, monkeypatch):
+    import subprocess
+
+    from emendo.synth.tts import VOICES, Synthesizer, read_wav
+
+    engine = _rhvoice_engine_or_skip()
+    text = SENTENCES[1]
+    for profile, r, p in (("alan", 100, 100), ("slt", 91, 108)):
+        a, sr = engine.speak(text, profile, r, p)
+        wav = tmp_path / f"{profile}.wav"
+        subprocess.run(["RHVoice-test", "-p", profile, "-r", str(r), "-t", str(p), "-o", str(wav)],
+                       input=text.encode(), check=True, capture_output=True, timeout=60)
+        ref, ref_sr = read_wav(wav)
+        assert sr == ref_sr and np.array_equal(a, ref), profile
+    engine.close()
+    voice = VOICES["rhvoice/alan"]
+    with Synthesizer() as s:
+        lib = s.synthesize(voice, text, np.random.default_rng(5))
+        assert s._rhvoice  # the library path was taken
+    monkeypatch.setenv("EMENDO_RHVOICE", "subprocess")
+    with Synthesizer() as s:
+        sub = s.synthesize(voice, text, np.random.default_rng(5))
+        assert s._rhvoice is False
+    assert lib.prosody == sub.prosody and np.array_equal(lib.audio, sub.audio)
+
+
 @needs_flite
 @needs_whisper
 def test_whisper_nbest_words_and_packing():

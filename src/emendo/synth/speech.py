@@ -513,9 +513,10 @@ _WORKER: _Worker | None = None
 
 def _init_worker(config: SpeechConfig) -> None:
     global _WORKER
-    from emendo.synth.asr import limit_threads
+    from emendo.synth.asr import keep_freed_memory, limit_threads
 
     limit_threads(config.asr_threads)
+    keep_freed_memory()
     _WORKER = _Worker(config)
 
 

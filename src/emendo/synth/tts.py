@@ -6,7 +6,8 @@ missing is simply not offered by :func:`available_voices`):
 ``flite``     CMU Flite built-in voices (``flite`` binary, Debian main).
 ``festival``  Festival voices, driven through one long-lived ``festival --pipe`` process per
               worker (start-up, ~0.4 s, is paid once): diphone, HTS and MBROLA voices.
-``rhvoice``   RHVoice English voices (``RHVoice-test``, Debian non-free).
+``rhvoice``   RHVoice English voices (Debian non-free): in-process through ``libRHVoice.so.5``
+              when installed (:mod:`emendo.synth.rhvoice`, same audio), else ``RHVoice-test``.
 ``pico``      SVOX Pico (``pico2wave``, Debian non-free; Apache-2.0 lingware).
 ``mbrola``    MBROLA diphone voices through espeak-ng's front end (``espeak-ng -v mb-us1``).
 ``espeak``    espeak-ng formant voices and variants (robotic: keep them to a minority of the
@@ -419,12 +420,16 @@ class Synthesizer:
         self.threads = threads
         self._festival: _FestivalSession | None = None
         self._piper: Any = None
+        self._rhvoice: Any = None  # RHVoiceEngine, False when the library is not available
         self._n = 0
 
     def close(self) -> None:
         if self._festival is not None:
             self._festival.close()
             self._festival = None
+        if self._rhvoice:
+            self._rhvoice.close()
+            self._rhvoice = None
         self._tmp.cleanup()
 
     def __enter__(self) -> Synthesizer:
@@ -527,8 +532,20 @@ class Synthesizer:
 
     def _synth_rhvoice(self, voice: Voice, text: str, rate: float, pitch: float, wpm: int,
                  epitch: int) -> tuple[Any, int, dict[str, Any]]:
-        wav = self._wav()
         r, p = round(100 * rate), round(100 * pitch)
+        if self._rhvoice is None:
+            from emendo.synth.rhvoice import open_engine
+
+            self._rhvoice = open_engine() or False
+        if self._rhvoice:
+            from emendo.synth.rhvoice import RHVoiceLibraryError
+
+            try:
+                a, sr = self._rhvoice.speak(text, voice.arg, r, p)
+            except RHVoiceLibraryError as exc:
+                raise TTSError(str(exc)) from exc
+            return a, sr, {"rate_pct": r, "pitch_pct": p}
+        wav = self._wav()
         self._run(["RHVoice-test", "-p", voice.arg, "-r", str(r), "-t", str(p), "-o", str(wav)], text.encode())
         a, sr = self._read(wav)
         return a, sr, {"rate_pct": r, "pitch_pct": p}
