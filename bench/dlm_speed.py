@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from emendo.correctors.dlm import MODEL_CARD, PRODUCT_OPTIONS, DecodingOptions, DenoisingLM
+from emendo.malloc import keep_freed_memory
 from emendo.records import Hypothesis
 
 _TEXT = ("the quick brown fox jumps over a lazy dog while speech and handwriting recognizers make "
@@ -125,7 +126,8 @@ def to_markdown(result: dict[str, Any]) -> str:
         "tokens (default decoding options otherwise); real texts are decoded with the product options; "
         "end-to-end `correct_detailed` (tokenise, encode, greedy decode with KV cache, copy scoring, gates).",
         f"Load average (1/5/15 min) at start {result['env']['loadavg_start']}, at end "
-        f"{result['env']['loadavg_end']}. {result['note']}", "",
+        f"{result['env']['loadavg_end']}. {result['note']}",
+        f"Memory allocator: {result.get('malloc', 'glibc defaults')}.", "",
         "*draft*: greedy search checks the input as a draft first (`DecodingOptions.draft_copy`, lossless); "
         "*copied*: outputs equal to their input.", "",
         "| inputs | variant | threads | draft | copied | sent/s (median) | sent/s (best) | tokens/s | "
@@ -160,7 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--texts-count", type=int, default=256)
     parser.add_argument("--texts-words", default="1,10000", metavar="MIN,MAX",
                         help="use only texts of MIN-MAX words (e.g. 24,36 for ~40 tokens)")
+    parser.add_argument("--malloc", choices=["keep", "system"], default="keep",
+                        help="keep: glibc keeps freed memory (emendo.malloc, what the emendo command does); "
+                             "system: glibc defaults")
     args = parser.parse_args(argv)
+    malloc_tuned = keep_freed_memory() if args.malloc == "keep" else False
     model_dir: Path = args.model_dir
     tmp = None
     if not (model_dir / MODEL_CARD).is_file():
@@ -192,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
                 "loadavg_end": [round(x, 2) for x in os.getloadavg()]},
         "note": args.note, "rows": rows, "tokens": args.tokens,
         "texts": str(args.texts) if args.texts else None,
+        "malloc": "keep freed memory (emendo.malloc)" if malloc_tuned else "glibc defaults",
     }
     args.out.mkdir(parents=True, exist_ok=True)
     stem = f"dlm_speed_{args.tag}" if args.tag else "dlm_speed"

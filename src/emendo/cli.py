@@ -10,12 +10,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from emendo.errors import EmendoError, MissingExtraError
+from emendo.malloc import tune_from_env
 from emendo.settings import Settings, settings_table
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    tune_from_env()  # emendo.malloc: ~10% less CPU in the decode loops
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

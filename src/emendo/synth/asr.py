@@ -438,35 +438,3 @@ def limit_threads(n: int) -> None:
     """Cap the BLAS/OpenMP threads of this process (call before importing the engines)."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, str(n))
-
-
-# glibc mallopt parameters (malloc.h)
-_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
-
-
-def keep_freed_memory(mmap_threshold: int = 32 << 20, trim_threshold: int = 512 << 20,
-                      top_pad: int = 64 << 20) -> bool:
-    """Let glibc keep freed memory for reuse instead of returning it to the kernel.
-
-    Whisper (CTranslate2), numpy and the FFTs allocate and free buffers of 0.1-10 MB per call;
-    above glibc's default mmap threshold each one is a fresh ``mmap`` whose pages fault in on
-    first touch and an ``munmap`` afterwards: ~60,000 page faults and ~12% of a speech worker's
-    CPU time went to the kernel. Serving those from the heap removes nearly all of it (a worker
-    process grows by the largest working set, tens of MB). Returns False where glibc's
-    ``mallopt`` is not available (other C libraries): nothing changes there."""
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    if not name:
-        return False
-    try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
-    ok = [mallopt(_M_MMAP_THRESHOLD, mmap_threshold), mallopt(_M_TRIM_THRESHOLD, trim_threshold),
-          mallopt(_M_TOP_PAD, top_pad)]
-    return all(r == 1 for r in ok)

@@ -513,10 +513,11 @@ _WORKER: _Worker | None = None
 
 def _init_worker(config: SpeechConfig) -> None:
     global _WORKER
-    from emendo.synth.asr import keep_freed_memory, limit_threads
+    from emendo.malloc import tune_from_env
+    from emendo.synth.asr import limit_threads
 
     limit_threads(config.asr_threads)
-    keep_freed_memory()
+    tune_from_env()
     _WORKER = _Worker(config)
 
 
