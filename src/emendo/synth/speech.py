@@ -769,7 +769,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compute-type", default="int8", help="CTranslate2 compute type")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="default",
                         help="decoding preset: 'default' = Whisper beam 5 / 5-best, blocks of 48, one window "
-                        "per Whisper call; 'fast' = beam 2 / 2-best, blocks of 96, 4 windows per call (~14-15k "
+                        "per Whisper call; 'fast' = beam 2 / 2-best, blocks of 96, 4 windows per call (~15-16.5k "
                         "pairs/hour on 2 cores; packed windows give ~1.2 distinct n-best entries per utterance "
                         "either way). --beam/--nbest/--block-size/--windows-per-call override it")
     parser.add_argument("--windows-per-call", type=int, default=None,
