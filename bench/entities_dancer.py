@@ -41,6 +41,7 @@ from emendo.correctors.entities.pednec import PedNecCorrector
 from emendo.correctors.entities.retrieval import DenseIndex
 from emendo.correctors.entities.types import Entity
 from emendo.eval.entities import EntitySpan, entity_scores, words_changed
+from emendo.malloc import keep_freed_memory
 
 
 def subset(entities: list[Entity], must: set[str], size: int, seed: int) -> list[int]:
@@ -145,7 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clean-extra", help="more entity-free sentences for the harm measure (text or JSONL)")
     ap.add_argument("--clean-extra-count", type=int, default=500)
     ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--malloc", choices=["keep", "system"], default="keep",
+                    help="keep: glibc keeps freed memory (emendo.malloc, what the emendo command does)")
     args = ap.parse_args(argv)
+    malloc_tuned = keep_freed_memory() if args.malloc == "keep" else False
     records = [json.loads(line) for line in Path(args.evalset).read_text().splitlines()]
     records = [r for r in records if args.split == "all" or r["split"] == args.split]
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -159,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     must = {eid for r in records for eid in r["group"]}
     report: dict[str, Any] = {"evalset": args.evalset, "split": args.split, "sizes": sizes, "results": {},
                               "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-                                         f"load average before {os.getloadavg()}"}
+                                         f"load average before {os.getloadavg()}; memory allocator: "
+                                         f"{'glibc keeping freed memory (emendo.malloc)' if malloc_tuned else 'glibc defaults'}"}
     for size in sizes:
         t = time.perf_counter()
         rows = subset(entities, must, size, args.seed)
