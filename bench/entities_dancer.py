@@ -150,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="keep: glibc keeps freed memory (emendo.malloc, what the emendo command does)")
     args = ap.parse_args(argv)
     malloc_tuned = keep_freed_memory() if args.malloc == "keep" else False
+    allocator = "glibc keeping freed memory (emendo.malloc)" if malloc_tuned else "glibc defaults"
     records = [json.loads(line) for line in Path(args.evalset).read_text().splitlines()]
     records = [r for r in records if args.split == "all" or r["split"] == args.split]
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -163,8 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     must = {eid for r in records for eid in r["group"]}
     report: dict[str, Any] = {"evalset": args.evalset, "split": args.split, "sizes": sizes, "results": {},
                               "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-                                         f"load average before {os.getloadavg()}; memory allocator: "
-                                         f"{'glibc keeping freed memory (emendo.malloc)' if malloc_tuned else 'glibc defaults'}"}
+                                         f"load average before {os.getloadavg()}; memory allocator: {allocator}"}
     for size in sizes:
         t = time.perf_counter()
         rows = subset(entities, must, size, args.seed)
