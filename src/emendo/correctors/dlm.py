@@ -340,12 +340,13 @@ class OnnxSeq2Seq:
         greedy choice is accepted without stepping. A row that leaves its draft gets a new one:
         the accepted prefix, the greedy token where it left, and the rest of the input realigned
         after it (a substitution, or 1-4 input tokens dropped / one inserted when the token matches
-        one of the input's next four / its previous one), checked again in the next call, for up to
-        ``rounds`` more calls while a call gains 2+ tokens per row still drafting. Rows left then
-        step on from the shortest accepted prefix among them, with the KV cache of the last call. The output
-        is :meth:`greedy`'s (drafts only decide how much is checked per call). Also returns each
-        draft's unbiased log-prob (the copy score; a draft is scored with ``</s>`` appended when
-        it lacks one)."""
+        one of the input's next four / its previous one), checked again in the next call (which
+        reuses the previous call's KV cache up to the shortest prefix and feeds only what follows),
+        for up to ``rounds`` more calls while a call gains ``MIN_GAIN``+ tokens per row still
+        drafting. Rows left then step on from the shortest accepted prefix among them, with the KV
+        cache of the last call. The output is :meth:`greedy`'s (drafts only decide how much is
+        checked per call). Also returns each draft's unbiased log-prob (the copy score; a draft
+        is scored with ``</s>`` appended when it lacks one)."""
         b = enc_mask.shape[0]
         caps = np.asarray(max_new, dtype=np.int64)
         copies = [list(d) if d and d[-1] == self.eos_id else [*d, self.eos_id] for d in drafts]  # end in </s>
@@ -353,6 +354,9 @@ class OnnxSeq2Seq:
         copy_lp = [0.0] * b
         prefix: list[list[int]] = [[] for _ in range(b)]  # verified tokens that lead the draft
         pointer = [0] * b  # the draft goes on with copies[r][pointer[r]:]
+        prefix_lp: list[list[float]] = [[] for _ in range(b)]  # log-probs of the prefix tokens
+        prev_present: list[FloatArray] = []  # KV cache of the previous call, and its rows
+        prev_index: dict[int, int] = {}
         active = list(range(b))
         for round_no in range(rounds + 1):
             rows = np.asarray(active)
@@ -367,9 +371,20 @@ class OnnxSeq2Seq:
                 dec_in[i, 1:len(c)] = c[:-1]
                 gold[i, :len(c)] = c
             sub_cross = [x[rows] for x in cross]
-            logits, present = self.step(dec_in, enc_mask[rows], self.empty_past(n), sub_cross)
+            # a re-drafted row's prefix (accepted tokens + its greedy token) was fed in the previous
+            # call: that call's KV cache covers it, so only positions after the shortest prefix run
+            p = min(len(prefix[r]) for r in active) if round_no else 0
+            if p:
+                idx = np.asarray([prev_index[r] for r in active])
+                past = [x[idx][:, :, :p] for x in prev_present]
+            else:
+                past = self.empty_past(n)
+            logits, present = self.step(dec_in[:, p:], enc_mask[rows], past, sub_cross)
             lse, sel = _lse_and_scratch(logits)
-            picked = np.take_along_axis(logits, gold[:, :, None], axis=2)[:, :, 0] - lse
+            picked = np.empty((n, t_max), dtype=logits.dtype)
+            picked[:, p:] = np.take_along_axis(logits, gold[:, p:, None], axis=2)[:, :, 0] - lse
+            for i, r in enumerate(active):
+                picked[i, :p] = prefix_lp[r][:p]
             valid = np.arange(t_max)[None, :] < lengths[:, None]
             if round_no == 0:
                 for i, r in enumerate(active):
@@ -379,9 +394,11 @@ class OnnxSeq2Seq:
                 np.copyto(sel, logits)
             else:
                 np.add(logits, bias[rows][:, None, :], out=sel)
-            if min_new > 0:
-                sel[:, :min_new, self.eos_id] = _NEG_INF
-            best = sel.argmax(axis=2)
+            if min_new > p:
+                sel[:, :min_new - p, self.eos_id] = _NEG_INF
+            best = np.empty((n, t_max), dtype=np.int64)
+            best[:, :p] = gold[:, :p]  # prefixes are greedy choices already
+            best[:, p:] = sel.argmax(axis=2)
             agree = (best == gold) & valid
             accepted = np.where(agree.all(axis=1), lengths, np.argmin(agree, axis=1))  # leading agreements
             left: list[tuple[int, int, int]] = []  # (position in this call, row, accepted tokens)
@@ -392,7 +409,7 @@ class OnnxSeq2Seq:
                     continue
                 g = int(best[i, k])  # the greedy token where the row leaves its draft
                 if g == self.eos_id or k + 1 >= caps[r]:
-                    out[r] = ([*cand[i][:k], g], float(picked[i, :k].sum() + logits[i, k, g] - lse[i, k]))
+                    out[r] = ([*cand[i][:k], g], float(picked[i, :k].sum() + logits[i, k - p, g] - lse[i, k - p]))
                     continue
                 left.append((i, r, k))
             if not left:
@@ -413,6 +430,8 @@ class OnnxSeq2Seq:
                         q = j + jump + 1
                         break
                 prefix[r], pointer[r] = [*cand[i][:k], g], min(q, len(copy))
+                prefix_lp[r] = [*picked[i, :k].tolist(), float(logits[i, k - p, g] - lse[i, k - p])]
+            prev_present, prev_index = present, {r: i for i, r, _ in left}
             active = [r for _, r, _ in left]
         return [x for x in out if x is not None], copy_lp
 
