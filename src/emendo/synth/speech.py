@@ -565,15 +565,18 @@ def run_speech(config: SpeechConfig, input_path: Path, out_dir: Path, *, workers
         bar = tqdm(total=total, unit="item", disable=not progress, desc="synth speech", file=sys.stderr)
         bar.update(min(len(writer.done), total))
         pool = None
+        failed = True
         try:
             if workers == 1:
                 _init_worker(config)
                 results: Iterator[tuple[list[dict[str, Any]], dict[str, float]]] = map(_process, blocks)
             else:
-                import multiprocessing as mp
+                from emendo.synth.workers import OrderedWorkers
 
-                pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(config,))
-                results = pool.imap(_process, blocks, chunksize=1)
+                # a worker that dies (an engine library crashing) stops the run with WorkerDied
+                # instead of leaving it waiting for the block it held
+                pool = OrderedWorkers(workers, initializer=_init_worker, initargs=(config,))
+                results = pool.map(_process, blocks)
             for records, t in results:
                 for k, v in t.items():
                     timing[k] += v
@@ -587,11 +590,11 @@ def run_speech(config: SpeechConfig, input_path: Path, out_dir: Path, *, workers
                         writer.drop(rec["id"], rec["reason"], **details)
                     bar.update(1)
                 writer.flush()
+            failed = False
         finally:
             bar.close()
             if pool is not None:
-                pool.terminate()
-                pool.join()
+                pool.close(abort=failed)
             global _WORKER
             if _WORKER is not None and workers == 1:
                 _WORKER.tts.close()
@@ -812,8 +815,10 @@ def config_from_args(args: argparse.Namespace) -> SpeechConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    """``emendo synth speech``: returns the exit code (0 ok, 2 bad arguments/input, 130 interrupted)."""
+    """``emendo synth speech``: returns the exit code (0 ok, 1 a worker died, 2 bad arguments/input,
+    130 interrupted)."""
     from emendo.synth.tts import VoiceMix, select_voices, voice_table
+    from emendo.synth.workers import WorkerDied
 
     try:
         config = config_from_args(args)
@@ -836,6 +841,9 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("emendo synth speech: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+    except WorkerDied as exc:
+        print(f"emendo synth speech: {exc}", file=sys.stderr)
+        return 1
     r = report["run"]
     print(f"{r['pairs_written']} pairs, {r['drops_written']} drops in {r['wall_s']} s "
           f"({r['pairs_per_hour']} pairs/hour); report: {args.out / 'report.md'}")
