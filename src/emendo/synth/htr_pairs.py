@@ -64,6 +64,7 @@ from emendo.synth.handwriting import (
 )
 from emendo.synth.htr import LANGS, engine_available, get_engine, normalize_text
 from emendo.synth.strokes import load_font
+from emendo.synth.workers import WorkerDied
 from emendo.synth.writer import DROPS, SHARD_GLOB, PairWriter
 
 __all__ = [
@@ -327,6 +328,9 @@ def run(args: argparse.Namespace) -> int:
     except _NoEngine as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
+    except WorkerDied as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     finally:
         writer.close()
     elapsed = time.time() - started
@@ -370,7 +374,8 @@ class _RunStats:
 
 
 class _Executor:
-    """``imap`` over a process pool, or in-process for one worker."""
+    """Ordered ``imap`` over worker processes (:class:`~emendo.synth.workers.OrderedWorkers`: a
+    worker that dies stops the run with ``WorkerDied``), or in-process for one worker."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
@@ -378,26 +383,23 @@ class _Executor:
 
     def __enter__(self) -> _Executor:
         if self.workers > 1:
+            from emendo.synth.workers import OrderedWorkers
+
             # fork: workers start at once and need no importable __main__; the parent never loads
             # libtesseract (engine_available does not), so no engine or OpenMP state is inherited
             methods = multiprocessing.get_all_start_methods()
-            ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-            self.pool = ctx.Pool(self.workers, initializer=_init_worker)
+            self.pool = OrderedWorkers(self.workers, start_method="fork" if "fork" in methods else "spawn",
+                                       initializer=_init_worker, ahead=4 * self.workers)
         return self
 
     def imap(self, fn: Any, items: Sequence[Item]) -> Iterable[dict[str, Any]]:
         if self.pool is None:
             return map(fn, items)
-        chunk = max(1, min(8, len(items) // (4 * self.workers)))
-        return self.pool.imap(fn, items, chunksize=chunk)  # type: ignore[no-any-return]
+        return self.pool.map(fn, items)  # type: ignore[no-any-return]
 
     def __exit__(self, *exc: object) -> None:
         if self.pool is not None:
-            if exc[0] is not None:
-                self.pool.terminate()
-            else:
-                self.pool.close()
-            self.pool.join()
+            self.pool.close(abort=exc[0] is not None)
 
 
 def _drive(items: Iterator[Item | BadItem], writer: PairWriter, pool: _Executor, cfg: Config,
