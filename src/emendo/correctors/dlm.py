@@ -219,6 +219,16 @@ def _lse_and_scratch(x: FloatArray) -> tuple[FloatArray, FloatArray]:
     return lse, scratch
 
 
+def _biased_into(out: FloatArray, logits: FloatArray, bias: FloatArray | None) -> FloatArray:
+    """``logits`` + ``bias`` (one (V,) row per batch row, or none) written into ``out``: the scores
+    greedy search takes its argmax of (the same argmax as of the log-probs + bias)."""
+    if bias is None:
+        np.copyto(out, logits)
+    else:
+        np.add(logits, bias if logits.ndim == 2 else bias[:, None, :], out=out)
+    return out
+
+
 class OnnxSeq2Seq:
     """The encoder and decoder sessions of one exported model, plus greedy/beam search."""
 
@@ -389,11 +399,7 @@ class OnnxSeq2Seq:
             if round_no == 0:
                 for i, r in enumerate(active):
                     copy_lp[r] = float(np.where(valid[i], picked[i], 0.0).sum())
-            # the greedy choice: argmax of the logits (+ bias), the same as of the log-probs (+ bias)
-            if bias is None:
-                np.copyto(sel, logits)
-            else:
-                np.add(logits, bias[rows][:, None, :], out=sel)
+            _biased_into(sel, logits, None if bias is None else bias[rows])
             if min_new > p:
                 sel[:, :min_new - p, self.eos_id] = _NEG_INF
             best = np.empty((n, t_max), dtype=np.int64)
@@ -462,10 +468,7 @@ class OnnxSeq2Seq:
             logits, past = self.step(ids, enc_mask, past, cross)
             last = logits[:, -1, :]
             lse, sel = _lse_and_scratch(last)
-            if bias is None:
-                np.copyto(sel, last)
-            else:
-                np.add(last, bias[active], out=sel)
+            _biased_into(sel, last, None if bias is None else bias[active])
             if t < min_new:
                 sel[:, self.eos_id] = _NEG_INF
             nxt = sel.argmax(axis=1)

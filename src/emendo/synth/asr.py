@@ -127,12 +127,14 @@ class WhisperASR:
         n_frames = min(feats.shape[-1], fe.nb_max_frames)
         return self.model.encode(pad_or_trim(feats[:, : fe.nb_max_frames])), n_frames
 
-    def _generate(self, enc: Any, timestamps: bool, max_length: int = 448) -> Any:
+    def _generate(self, enc: Any, timestamps: bool, max_length: int = 448) -> list[Any]:
+        """Beam search over a batch of encoder outputs, one result per row."""
         prompt = self.model.get_prompt(self.tokenizer, [], without_timestamps=not timestamps)
-        return self.model.model.generate(
-            enc, [prompt], beam_size=self.beam_size, num_hypotheses=self.num_hypotheses, return_scores=True,
-            length_penalty=1.0, max_length=max_length, suppress_blank=True, suppress_tokens=self.suppress,
-        )[0]
+        return list(self.model.model.generate(
+            enc, [prompt] * int(enc.shape[0]), beam_size=self.beam_size, num_hypotheses=self.num_hypotheses,
+            return_scores=True, length_penalty=1.0, max_length=max_length, suppress_blank=True,
+            suppress_tokens=self.suppress,
+        ))
 
     def _align(self, enc: Any, token_lists: list[list[int]], n_frames: int) -> list[list[dict[str, Any]]]:
         """Word timings and probabilities of each token list (faster-whisper's alignment pass)."""
@@ -168,7 +170,7 @@ class WhisperASR:
         """Decode one utterance alone (no timestamps)."""
         enc, n_frames = self._encode(audio)
         seconds = np.asarray(audio).size / SAMPLE_RATE
-        res = self._generate(enc, timestamps=False, max_length=self._max_length(seconds, 1))
+        res = self._generate(enc, timestamps=False, max_length=self._max_length(seconds, 1))[0]
         id_lists = [self._text_ids(ids) for ids in res.sequences_ids]
         texts = [self.tokenizer.decode(ids).strip() for ids in id_lists]
         words = self._align(enc, [id_lists[0]], n_frames)[0] if id_lists else []
@@ -220,11 +222,7 @@ class WhisperASR:
             batch = encs[0] if len(encs) == 1 else ctranslate2.StorageView.from_array(
                 np.ascontiguousarray(np.concatenate([np.asarray(e) for e in encs], axis=0)))
             budget = max(self._max_length(speech_s, len(spans)) for _, (_e, _n, spans, speech_s) in packed)
-            prompt = self.model.get_prompt(self.tokenizer, [], without_timestamps=False)
-            results = self.model.model.generate(
-                batch, [prompt] * len(encs), beam_size=self.beam_size, num_hypotheses=self.num_hypotheses,
-                return_scores=True, length_penalty=1.0, max_length=budget, suppress_blank=True,
-                suppress_tokens=self.suppress)
+            results = self._generate(batch, timestamps=True, max_length=budget)
             for (i, (enc, n_frames, spans, _s)), res in zip(packed, results, strict=True):
                 out[i] = self._split_packed(enc, n_frames, spans, res)
         return [x for x in out if x is not None]

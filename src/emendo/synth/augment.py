@@ -359,7 +359,8 @@ def speed(audio: npt.NDArray[Any], factor: float) -> Audio:
         return np.zeros(0, dtype=np.float32)
     n_pad = fast_len(a.size)
     m_pad = fast_len(max(round(n_pad / factor), 1))
-    lower = int(_smooth_numbers()[max(int(np.searchsorted(_smooth_numbers(), m_pad)) - 1, 0)])
+    table = _smooth_numbers()
+    lower = int(table[max(int(np.searchsorted(table, m_pad)) - 1, 0)])  # the fast length below m_pad
     if abs(n_pad / lower - factor) < abs(n_pad / m_pad - factor):
         m_pad = lower  # the nearer of the two fast lengths around n' / factor
     padded = np.zeros(n_pad, dtype=np.float64)
