@@ -140,3 +140,11 @@ def test_cli(ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     report = json.loads(capsys.readouterr().out)
     assert report["passed"] and "encoder.int8.onnx" not in report["files"]
     assert main([str(tmp_path / "missing"), str(tmp_path / "x")]) == 1
+
+
+def test_shipped_log_softmax_graph_is_the_generated_one(tmp_path: Path) -> None:
+    from emendo.correctors.dlm import LOG_SOFTMAX_GRAPH
+    from emendo.models.export import write_log_softmax_graph
+
+    made = write_log_softmax_graph(tmp_path / "log_softmax.onnx")
+    assert made.read_bytes() == LOG_SOFTMAX_GRAPH.read_bytes()

@@ -161,6 +161,28 @@ def test_drafted_greedy_is_lossless(lm: DenoisingLM, copy_bias: float, min_new: 
     assert [r.proposed for r in on] == [r.proposed for r in off]
 
 
+def test_log_probs_and_search_scores(lm: DenoisingLM) -> None:
+    """The shipped LogSoftmax graph matches numpy's log-softmax; the scores greedy search takes
+    its argmax of are the logits themselves (no copy) unless a bias or a barred </s> applies."""
+    import numpy as np
+
+    from emendo.correctors.dlm import _scores
+
+    rng = np.random.default_rng(0)
+    logits = (rng.standard_normal((3, 5, 40)) * 6).astype(np.float32)
+    ref = logits - np.log(np.exp(logits.astype(np.float64)).sum(axis=-1, keepdims=True))
+    assert np.allclose(lm.model.log_probs(logits), ref, atol=1e-5)
+    assert np.allclose(lm.model.log_probs(logits[:, 2, :]), ref[:, 2, :], atol=1e-5)
+    assert _scores(logits, None, 1, 0) is logits
+    bias = np.zeros((3, 40), dtype=np.float32)
+    bias[:, 7] = 100.0
+    biased = _scores(logits, bias, 1, 2)
+    assert (biased.argmax(axis=-1) == 7).all() and (logits.argmax(axis=-1) != 7).any()
+    assert (biased[:, :2, 1] < -1e29).all() and (biased[:, 2:, 1] == logits[:, 2:, 1]).all()
+    barred = _scores(logits[:, 0, :], None, 1, 1)
+    assert (barred[:, 1] < -1e29).all() and logits[0, 0, 1] > -1e29
+
+
 def test_drafts_save_decoder_calls(lm: DenoisingLM, monkeypatch: pytest.MonkeyPatch) -> None:
     texts = [*CLEAN, "tbe cat sat onn the mat", "the quick brown fox jumps ovr the lazy dog"]
     mask, cross = _encoded(lm, texts)

@@ -325,6 +325,27 @@ def _write_graphs(torch: Any, model: Any, out: Path) -> dict[str, Any]:
             "cross_kv_in_encoder": True, "decoder_init_graph": False}
 
 
+def write_log_softmax_graph(path: str | Path) -> Path:
+    """Write the one-node graph serving runs the decoder's logits through
+    (:data:`emendo.correctors.dlm.LOG_SOFTMAX_GRAPH`): ``LogSoftmax(axis=-1)`` over a float
+    (batch, length, vocab) tensor, opset 17. Deterministic bytes, so the shipped file can be
+    checked against this function."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    dims = ["batch", "length", "vocab"]
+    graph = helper.make_graph(
+        [helper.make_node("LogSoftmax", ["logits"], ["log_probs"], axis=-1)], "log_softmax",
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, dims)],
+        [helper.make_tensor_value_info("log_probs", TensorProto.FLOAT, dims)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="emendo")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    out = Path(path)
+    out.write_bytes(model.SerializeToString())
+    return out
+
+
 def _quantize(src: Path, dst: Path, per_channel: bool) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
