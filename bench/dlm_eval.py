@@ -265,6 +265,8 @@ class Decoder:
     def decode(self, task_name: str, hyps: Sequence[Hypothesis], opts: DecodingOptions,
                batch_size: int) -> list[list[_Work]]:
         """The planned and decoded windows of every hypothesis (input order)."""
+        # gates are applied offline with other values: every window is decoded to its end
+        full = dataclasses.replace(opts, stop_rejected=False)
         key = decode_key(opts)
         memo = self._memo(key)
         plans = [self.plan(h, opts) for h in hyps]
@@ -287,7 +289,7 @@ class Decoder:
             try:
                 for lo in range(0, len(order), batch_size):
                     chunk = order[lo: lo + batch_size]
-                    self.lm._run([w for _, w in chunk], opts)
+                    self.lm._run([w for _, w in chunk], full)
                     lines = []
                     for k, w in chunk:
                         memo[k] = (list(w.out_ids or []), float(w.out_logprob), float(w.copy_logprob))
@@ -323,6 +325,7 @@ class Decoder:
 
     def self_check(self, hyps: Sequence[Hypothesis], opts: DecodingOptions, batch_size: int) -> int:
         """Mismatches between this decoder and ``DenoisingLM.correct_detailed`` on ``hyps`` (same batching)."""
+        opts = dataclasses.replace(opts, stop_rejected=False)  # as decode() runs them
         lm = self.lm
         saved = lm.batch_size
         lm.batch_size = batch_size

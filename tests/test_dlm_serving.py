@@ -143,14 +143,14 @@ def test_drafted_greedy_is_lossless(lm: DenoisingLM, copy_bias: float, min_new: 
         bias[:, :50] = copy_bias
     caps = [cap] * len(texts)
     plain = lm.model.greedy(mask, cross, caps, min_new=min_new, bias=bias)  # type: ignore[arg-type]
-    drafted, copy_lp = lm.model.greedy_drafted(mask, cross, caps, drafts, min_new=min_new,  # type: ignore[arg-type]
+    drafted, copy_lp, _ = lm.model.greedy_drafted(mask, cross, caps, drafts, min_new=min_new,  # type: ignore[arg-type]
                                                bias=bias)
     assert [d[0] for d in drafted] == [p[0] for p in plain]
     for (_, a), (_, b) in zip(drafted, plain, strict=True):
         assert a == pytest.approx(b, abs=1e-4)
     assert copy_lp == pytest.approx(lm.model.score(mask, cross, drafts), abs=1e-4)  # type: ignore[arg-type]
     for rounds in (0, 1, 5):  # re-drafting after a divergence changes only how much one call checks
-        again, _ = lm.model.greedy_drafted(mask, cross, caps, drafts, min_new=min_new,  # type: ignore[arg-type]
+        again, _, _ = lm.model.greedy_drafted(mask, cross, caps, drafts, min_new=min_new,  # type: ignore[arg-type]
                                            bias=bias, rounds=rounds)
         assert [d[0] for d in again] == [p[0] for p in plain]
     assert any(p[0] == d for p, d in zip(plain, drafts, strict=True))  # some rows copy ...
@@ -216,13 +216,49 @@ def test_confidence_gate_keeps_input_at_threshold_1(lm: DenoisingLM) -> None:
     hyps = [hyp(i, t) for i, t in enumerate(texts)]
     free = lm.correct_detailed(hyps, DecodingOptions(min_confidence=0.0))
     assert any(r.proposed != " ".join(r.hypothesis.text.split()) for r in free)  # the model does propose changes
-    gated = lm.correct_detailed(hyps, DecodingOptions(min_confidence=1.0))
+    gated = lm.correct_detailed(hyps, DecodingOptions(min_confidence=1.0, stop_rejected=False))
     for f, g in zip(free, gated, strict=True):
         assert g.corrected == g.hypothesis.text  # verbatim, whitespace included
         assert g.proposed == f.proposed
         if f.proposed != " ".join(f.hypothesis.text.split()):
             assert "confidence" in g.rejected
             assert g.confidence == pytest.approx(g.copy_confidence)
+
+
+@pytest.mark.parametrize(("gap", "conf"), [(None, 0.0), (0.0, 0.0), (2.0, 0.0), (5.0, 0.85), (None, 0.9),
+                                         (1.0, 0.5), (None, 1.0)])
+def test_stopping_rejected_windows_early_keeps_the_corrections(lm: DenoisingLM, gap: float | None,
+                                                               conf: float) -> None:
+    """A window stops decoding once a gate must reject it: the corrections, confidences and
+    (for the gates involved) rejection reasons are those of decoding every window to the end,
+    in fewer decoder calls."""
+    texts = [*CLEAN, "tbe cat sat onn teh mat", "the quikc brown fox", "  the   cat sat  ", "mat the on sat cat",
+             "the the the the the", "фокс мыла мат fox", "quick brown", "the lazy dog jumps ovr the fox"]
+    hyps = [hyp(i, t) for i, t in enumerate(texts)]
+    full = lm.correct_detailed(hyps, DecodingOptions(min_copy_gap=gap, min_confidence=conf, stop_rejected=False))
+    calls: list[int] = []
+    step = lm.model.step
+    lm.model.step = lambda *a, **k: calls.append(a[0].size) or step(*a, **k)  # type: ignore[method-assign]
+    try:
+        stopped = lm.correct_detailed(hyps, DecodingOptions(min_copy_gap=gap, min_confidence=conf))
+    finally:
+        del lm.model.step
+    for f, s in zip(full, stopped, strict=True):
+        assert (s.corrected, s.confidence, s.copy_confidence) == (f.corrected, pytest.approx(f.confidence),
+                                                                  pytest.approx(f.copy_confidence))
+        assert set(s.rejected) <= set(f.rejected)  # the gate that stopped it, of those that fired
+        assert bool(s.rejected) == bool(f.rejected)
+    cut = [s.proposed != f.proposed for f, s in zip(full, stopped, strict=True)]  # proposals cut short
+    assert any(cut) or conf < 1.0  # at 1.0 every changed window must stop: the path is exercised
+    if any(cut):
+        calls_stopped = sum(calls)
+        calls.clear()
+        lm.model.step = lambda *a, **k: calls.append(a[0].size) or step(*a, **k)  # type: ignore[method-assign]
+        try:
+            lm.correct_detailed(hyps, DecodingOptions(min_copy_gap=gap, min_confidence=conf, stop_rejected=False))
+        finally:
+            del lm.model.step
+        assert calls_stopped < sum(calls)  # decoder input tokens
 
 
 def _fake_model(lm: DenoisingLM, transform: Callable[[str], str]) -> Callable[..., None]:

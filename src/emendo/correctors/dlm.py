@@ -104,6 +104,10 @@ class DecodingOptions:
     * ``draft_copy``: greedy search checks the input window as a draft first (one
       teacher-forced call, then steps only where the output leaves it; lossless: the same
       output as plain greedy search). No effect on beam search.
+    * ``stop_rejected``: with ``draft_copy``, stop decoding a window as soon as the
+      ``min_copy_gap`` or ``min_confidence`` gate must reject it (a log-prob only falls as
+      the output grows). The corrections are the same; such a window's reported proposal
+      is its output up to there.
 
     Input:
 
@@ -125,6 +129,7 @@ class DecodingOptions:
     banned: tuple[str, ...] = ("<unk>", "<UNK>")
     use_nbest: bool = True
     draft_copy: bool = True
+    stop_rejected: bool = True
 
     def __post_init__(self) -> None:
         if self.beam_size < 1:
@@ -195,6 +200,7 @@ class _Work:
     out_ids: list[int] | None = None
     out_logprob: float = 0.0
     copy_logprob: float = 0.0
+    stopped: str | None = None  # the gate that had to reject the output when decoding stopped early
 
 
 # ---------------------------------------------------------------- text helpers
@@ -221,6 +227,30 @@ def _scores(logits: FloatArray, bias: FloatArray | None, eos_id: int, bar_eos: i
     elif bar_eos > 0:
         out[:, :bar_eos, eos_id] = _NEG_INF
     return out
+
+
+class _Floors:
+    """When a row's greedy output must fail a gate, so decoding it further is wasted.
+
+    A token log-prob is <= 0, so a row's log-prob only falls as it grows. Once it is below its
+    draft's (the copy's) log-prob + ``min_copy_gap``, the copy-gap gate must reject the output;
+    once it is at most ``log(min_confidence)`` times the row's length cap, the mean over the
+    final length (<= the cap) is too, and the confidence gate must reject it. A small margin
+    keeps float rounding from stopping a row the gates would accept."""
+
+    MARGIN = 1e-3
+
+    def __init__(self, gap: float | None, mean: float | None, copy_lp: Sequence[float], caps: IntArray) -> None:
+        n = len(copy_lp)
+        self.gap = [(c + gap if gap is not None else -math.inf) - self.MARGIN for c in copy_lp]
+        self.mean = [(float(cap) * mean if mean is not None else -math.inf) - self.MARGIN for cap in caps[:n]]
+
+    def reason(self, row: int, logprob: float) -> str | None:
+        if logprob < self.gap[row]:
+            return "copy_gap"
+        if logprob <= self.mean[row]:
+            return "confidence"
+        return None
 
 
 class OnnxSeq2Seq:
@@ -339,12 +369,14 @@ class OnnxSeq2Seq:
         """Greedy search; returns (tokens, unbiased log-prob) per row. ``bias``: (B, V) added to log-probs."""
         b = enc_mask.shape[0]
         start = np.full((b, 1), self.start_id, dtype=np.int64)
-        return self._greedy_loop(enc_mask, list(cross), np.asarray(max_new, dtype=np.int64), min_new, bias,
-                                 self.empty_past(b), start, [[] for _ in range(b)], [0.0] * b, 0)
+        found, _ = self._greedy_loop(enc_mask, list(cross), np.asarray(max_new, dtype=np.int64), min_new, bias,
+                                     self.empty_past(b), start, [[] for _ in range(b)], [0.0] * b, 0)
+        return found
 
     def greedy_drafted(self, enc_mask: IntArray, cross: Sequence[FloatArray], max_new: Sequence[int],
                        drafts: Sequence[Sequence[int]], *, min_new: int = 0, bias: FloatArray | None = None,
-                       rounds: int = 6) -> tuple[list[tuple[list[int], float]], list[float]]:
+                       rounds: int = 6, reject_gap: float | None = None, reject_mean: float | None = None,
+                       ) -> tuple[list[tuple[list[int], float]], list[float], list[str | None]]:
         """Greedy search that checks a draft per row first (the input window: a denoiser mostly
         copies), as in input-guided aggressive decoding (Ge et al., 2022).
 
@@ -358,12 +390,19 @@ class OnnxSeq2Seq:
         drafting. Rows left then step on from the shortest accepted prefix among them, with the KV
         cache of the last call. The output is :meth:`greedy`'s (drafts only decide how much is
         checked per call). Also returns each draft's unbiased log-prob (the copy score; a draft
-        is scored with ``</s>`` appended when it lacks one)."""
+        is scored with ``</s>`` appended when it lacks one).
+
+        ``reject_gap`` / ``reject_mean`` (the copy-gap gate's nats and ``log(min_confidence)``):
+        a row that leaves its draft stops as soon as those gates must reject its output
+        (:class:`_Floors`); it is returned with its tokens so far, and the third list names the
+        gate (``None`` for rows decoded to the end)."""
         b = enc_mask.shape[0]
         caps = np.asarray(max_new, dtype=np.int64)
         copies = [list(d) if d and d[-1] == self.eos_id else [*d, self.eos_id] for d in drafts]  # end in </s>
         out: list[tuple[list[int], float] | None] = [None] * b
         copy_lp = [0.0] * b
+        stopped: list[str | None] = [None] * b
+        floors: _Floors | None = None
         prefix: list[list[int]] = [[] for _ in range(b)]  # verified tokens that lead the draft
         pointer = [0] * b  # the draft goes on with copies[r][pointer[r]:]
         prefix_lp: list[list[float]] = [[] for _ in range(b)]  # log-probs of the prefix tokens
@@ -401,6 +440,8 @@ class OnnxSeq2Seq:
             if round_no == 0:
                 for i, r in enumerate(active):
                     copy_lp[r] = float(np.where(valid[i], picked[i], 0.0).sum())
+                if reject_gap is not None or reject_mean is not None:
+                    floors = _Floors(reject_gap, reject_mean, copy_lp, caps)
             sel = _scores(logits, None if bias is None else bias[rows], self.eos_id, min_new - p)
             best = np.empty((n, t_max), dtype=np.int64)
             best[:, :p] = gold[:, :p]  # prefixes are greedy choices already
@@ -414,8 +455,12 @@ class OnnxSeq2Seq:
                     out[r] = (cand[i][:k], float(picked[i, :k].sum()))
                     continue
                 g = int(best[i, k])  # the greedy token where the row leaves its draft
+                running = float(picked[i, :k].sum() + lp[i, k - p, g])
                 if g == self.eos_id or k + 1 >= caps[r]:
-                    out[r] = ([*cand[i][:k], g], float(picked[i, :k].sum() + lp[i, k - p, g]))
+                    out[r] = ([*cand[i][:k], g], running)
+                    continue
+                if floors is not None and (why := floors.reason(r, running)) is not None:
+                    out[r], stopped[r] = ([*cand[i][:k], g], running), why
                     continue
                 left.append((i, r, k))
             if not left:
@@ -423,8 +468,8 @@ class OnnxSeq2Seq:
             # a call re-checks whole drafts: worth another one while it gains a few tokens per row
             gained = sum(k + 1 - len(prefix[r]) for _, r, k in left) / len(left)
             if round_no == rounds or (round_no > 0 and gained < MIN_GAIN):
-                self._finish_greedy(out, left, cand, picked, present, dec_in, enc_mask, sub_cross, caps,
-                                    min_new, bias, rows)
+                self._finish_greedy(out, stopped, floors, left, cand, picked, present, dec_in, enc_mask,
+                                    sub_cross, caps, min_new, bias, rows)
                 break
             for i, r, k in left:
                 g = int(best[i, k])
@@ -439,9 +484,10 @@ class OnnxSeq2Seq:
                 prefix_lp[r] = [*picked[i, :k].tolist(), float(lp[i, k - p, g])]
             prev_present, prev_index = present, {r: i for i, r, _ in left}
             active = [r for _, r, _ in left]
-        return [x for x in out if x is not None], copy_lp
+        return [x for x in out if x is not None], copy_lp, stopped
 
-    def _finish_greedy(self, out: list[tuple[list[int], float] | None], left: list[tuple[int, int, int]],
+    def _finish_greedy(self, out: list[tuple[list[int], float] | None], stopped: list[str | None],
+                       floors: _Floors | None, left: list[tuple[int, int, int]],
                        cand: list[list[int]], picked: FloatArray, present: list[FloatArray], dec_in: IntArray,
                        enc_mask: IntArray, cross: list[FloatArray], caps: IntArray, min_new: int,
                        bias: FloatArray | None, rows: IntArray) -> None:
@@ -451,19 +497,24 @@ class OnnxSeq2Seq:
         p = int(min(min(k for _, _, k in left), int(caps[batch_rows].min()) - 1))
         past = [x[idx][:, :, :p] for x in present]
         ids = (dec_in[idx, p] if p > 0 else np.full(len(left), self.start_id, dtype=np.int64))[:, None]
-        found = self._greedy_loop(enc_mask[rows][idx], [c[idx] for c in cross], caps[batch_rows], min_new,
-                                  None if bias is None else bias[batch_rows], past, ids.astype(np.int64),
-                                  [cand[i][:p] for i, _, _ in left], [float(picked[i, :p].sum()) for i, _, _ in left],
-                                  p)
-        for r, res in zip(batch_rows, found, strict=True):
-            out[r] = res
+        found, why = self._greedy_loop(enc_mask[rows][idx], [c[idx] for c in cross], caps[batch_rows], min_new,
+                                       None if bias is None else bias[batch_rows], past, ids.astype(np.int64),
+                                       [cand[i][:p] for i, _, _ in left],
+                                       [float(picked[i, :p].sum()) for i, _, _ in left], p,
+                                       None if floors is None else (floors, batch_rows))
+        for r, res, reason in zip(batch_rows, found, why, strict=True):
+            out[r], stopped[r] = res, reason
 
     def _greedy_loop(self, enc_mask: IntArray, cross: list[FloatArray], caps: IntArray, min_new: int,
                      bias: FloatArray | None, past: list[FloatArray], ids: IntArray, tokens: list[list[int]],
-                     logprob: list[float], t: int) -> list[tuple[list[int], float]]:
+                     logprob: list[float], t: int, floors: tuple[_Floors, list[int]] | None = None,
+                     ) -> tuple[list[tuple[list[int], float]], list[str | None]]:
         """Greedy steps from a state: ``t`` tokens made (``tokens``/``logprob`` per row), ``past``
-        the KV cache of the decoder inputs before ``ids``, the next input (B, 1)."""
+        the KV cache of the decoder inputs before ``ids``, the next input (B, 1). With ``floors``
+        (and each row's index into them), a row stops once a gate must reject it; the second
+        list names that gate per row."""
         active = np.arange(len(tokens))
+        why: list[str | None] = [None] * len(tokens)
         while active.size:
             logits, past = self.step(ids, enc_mask, past, cross)
             last = logits[:, -1, :]
@@ -476,6 +527,9 @@ class OnnxSeq2Seq:
                 tokens[row].append(tok)
                 logprob[row] += float(lp[r, tok])
                 done[r] = tok == self.eos_id or t >= caps[row]
+                if not done[r] and floors is not None:
+                    why[row] = floors[0].reason(floors[1][row], logprob[row])
+                    done[r] = why[row] is not None
             if done.all():
                 break
             if done.any():
@@ -485,7 +539,7 @@ class OnnxSeq2Seq:
                 past = [p[keep] for p in past]
                 cross = [c[keep] for c in cross]
             ids = nxt.astype(np.int64)[:, None]
-        return [(tok, lp_) for tok, lp_ in zip(tokens, logprob, strict=True)]
+        return [(tok, lp_) for tok, lp_ in zip(tokens, logprob, strict=True)], why
 
     def beam(self, enc_mask: IntArray, cross: Sequence[FloatArray], max_new: Sequence[int], *, beam_size: int,
              min_new: int = 0, bias: FloatArray | None = None,
@@ -685,10 +739,13 @@ class DenoisingLM:
             for r, w in enumerate(chunk):
                 bias[r, [t for t in w.copy_ids if 0 <= t < m.vocab_size]] = opts.copy_bias
         if opts.beam_size == 1 and opts.draft_copy:
-            found, copy_lp = m.greedy_drafted(mask, cross, caps, [w.copy_ids for w in chunk],
-                                              min_new=opts.min_new_tokens, bias=bias)
-            for w, (toks, lp), clp in zip(chunk, found, copy_lp, strict=True):
-                w.out_ids, w.out_logprob, w.copy_logprob = toks, lp, clp
+            stop = opts.stop_rejected
+            found, copy_lp, stopped = m.greedy_drafted(
+                mask, cross, caps, [w.copy_ids for w in chunk], min_new=opts.min_new_tokens, bias=bias,
+                reject_gap=opts.min_copy_gap if stop else None,
+                reject_mean=math.log(opts.min_confidence) if stop and opts.min_confidence > 0 else None)
+            for w, (toks, lp), clp, why in zip(chunk, found, copy_lp, stopped, strict=True):
+                w.out_ids, w.out_logprob, w.copy_logprob, w.stopped = toks, lp, clp, why
             return
         if opts.beam_size == 1:
             found = m.greedy(mask, cross, caps, min_new=opts.min_new_tokens, bias=bias)
@@ -706,6 +763,8 @@ class DenoisingLM:
 
     def _gate(self, w: _Work, out_words: list[str], opts: DecodingOptions, nbest_words: set[str] | None) -> list[str]:
         """The gates a proposed window change fails (empty: accepted)."""
+        if w.stopped:  # decoding stopped when this gate had to reject the output
+            return [w.stopped]
         src_words = w.window.text.split()
         reasons = []
         if not w.out_ids or w.out_ids[-1] != self.model.eos_id:
