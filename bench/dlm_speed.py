@@ -73,12 +73,14 @@ def read_texts(path: Path, n: int, min_words: int = 1, max_words: int = 10_000) 
 
 
 def bench_one(model_dir: Path, variant: str, threads: int, *, tokens: int, batch: int, rounds: int,
-              latency_runs: int, draft: bool = True, texts: list[str] | None = None) -> dict[str, Any]:
+              latency_runs: int, draft: str = "on", texts: list[str] | None = None) -> dict[str, Any]:
+    """``draft``: off, on, or nostop (drafting without stopping windows the gates must reject)."""
+    on, stop = draft != "off", draft == "on"
     if texts is None:
         opts = DecodingOptions(max_new_tokens=tokens, min_new_tokens=tokens, max_length_ratio=None,
-                               draft_copy=draft)
+                               draft_copy=on, stop_rejected=stop)
     else:
-        opts = replace(PRODUCT_OPTIONS, draft_copy=draft)
+        opts = replace(PRODUCT_OPTIONS, draft_copy=on, stop_rejected=stop)
     lm = DenoisingLM(model_dir, options=opts, variant=variant,  # type: ignore[arg-type]
                      intra_op_threads=threads, batch_size=batch, window_chars=100_000,
                      providers=["CPUExecutionProvider"])
@@ -105,7 +107,7 @@ def bench_one(model_dir: Path, variant: str, threads: int, *, tokens: int, batch
     lat.sort()
     n = len(hyps)
     return {
-        "variant": variant, "threads": threads, "batch": batch, "draft_copy": draft,
+        "variant": variant, "threads": threads, "batch": batch, "draft_copy": on, "stop_rejected": stop and on,
         "inputs": "synthetic, forced length" if texts is None else f"{n} real texts, product options",
         "output_tokens": tokens if texts is None else None, "copied": f"{copied}/{n}",
         "mean_input_tokens": round(src_tokens, 1),
@@ -129,15 +131,18 @@ def to_markdown(result: dict[str, Any]) -> str:
         f"{result['env']['loadavg_end']}. {result['note']}",
         f"Memory allocator: {result.get('malloc', 'glibc defaults')}.", "",
         "*draft*: greedy search checks the input as a draft first (`DecodingOptions.draft_copy`, lossless); "
-        "*copied*: outputs equal to their input.", "",
-        "| inputs | variant | threads | draft | copied | sent/s (median) | sent/s (best) | tokens/s | "
+        "*stop*: windows stop decoding once the copy-gap / confidence gates must reject them "
+        "(`DecodingOptions.stop_rejected`; same corrections; the forced-length rows have no such gates); "
+        "*copied*: outputs equal to their input (a stopped window counts as not copied).", "",
+        "| inputs | variant | threads | draft | stop | copied | sent/s (median) | sent/s (best) | tokens/s | "
         "batch-1 p50 ms | batch-1 p99 ms |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
         tps = f"{r['tokens_per_s_median']:.0f}" if r.get("tokens_per_s_median") is not None else "-"
         lines.append(f"| {r.get('inputs', 'synthetic, forced length')} | {r['variant']} | {r['threads']} | "
-                     f"{'on' if r.get('draft_copy') else 'off'} | {r.get('copied', '-')} | {r['sent_per_s_median']} | "
+                     f"{'on' if r.get('draft_copy') else 'off'} | {'on' if r.get('stop_rejected') else 'off'} | "
+                     f"{r.get('copied', '-')} | {r['sent_per_s_median']} | "
                      f"{r['sent_per_s_best']} | {tps} | {r['batch1_latency_ms_p50']} | {r['batch1_latency_ms_p99']} |")
     sizes = ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in result["model"]["files"].items() if k.endswith(".onnx"))
     lines += ["", f"Files: {sizes}.", ""]
@@ -156,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--variants", default="fp32,int8")
     parser.add_argument("--note", default="The machine was shared with other work during the run.")
-    parser.add_argument("--drafts", default="off,on", help="draft_copy settings to measure")
+    parser.add_argument("--drafts", default="off,nostop,on",
+                        help="settings to measure: off (no draft), nostop (draft, no early stop), on (both)")
     parser.add_argument("--texts", type=Path, default=None,
                         help="also measure on real texts (text lines, JSONL text, or a HyPoradise JSON file)")
     parser.add_argument("--texts-count", type=int, default=256)
@@ -185,7 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     for inputs in ([None, real] if real else [None]):
         for variant in args.variants.split(","):
             for threads in (int(t) for t in args.threads.split(",")):
-                for draft in (d == "on" for d in args.drafts.split(",")):
+                for draft in args.drafts.split(","):
+                    if draft not in ("off", "nostop", "on"):
+                        parser.error(f"--drafts: off, nostop or on, got {draft!r}")
                     row = bench_one(model_dir, variant, threads, tokens=args.tokens, batch=args.batch,
                                     rounds=args.rounds, latency_runs=args.latency_runs, draft=draft, texts=inputs)
                     print(json.dumps(row), flush=True)
