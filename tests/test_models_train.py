@@ -187,6 +187,29 @@ def test_resume_continues_at_the_right_step(data: dict[str, Path], tmp_path: Pat
               progress=False)
 
 
+def test_init_from_starts_a_new_run_from_a_checkpoint(data: dict[str, Path], tmp_path: Path) -> None:
+    """A run with ``init_from`` starts at step 0 from the checkpoint's weights and tokenizer, with
+    a fresh optimiser: its first loss is the trained model's, far below a fresh model's."""
+    from emendo.models.train import train
+
+    base = train(_tiny(data, tmp_path / "base"), device="cpu", progress=False)
+    kw: dict[str, Any] = dict(steps=4, warmup_steps=1, eval_every=4, eval_samples=0)
+    cont = train(_tiny(data, tmp_path / "cont", init_from=str(base), **kw), device="cpu", progress=False)
+    train(_tiny(data, tmp_path / "fresh", **kw), device="cpu", progress=False)
+    start = _log(tmp_path / "cont")[0]
+    assert start["step"] == 0 and start["initialised_from"] == str(base) and start["resumed_from"] is None
+    first = {name: next(r["loss"] for r in _log(tmp_path / name) if r["event"] == "train")
+             for name in ("cont", "fresh")}
+    base_last = [r["loss"] for r in _log(tmp_path / "base") if r["event"] == "train"][-1]
+    assert first["cont"] < first["fresh"] - 1.0 and first["cont"] < base_last + 0.5, (first, base_last)
+    assert (tmp_path / "cont" / "tokenizer.json").read_bytes() == (base / "tokenizer.json").read_bytes()
+    assert cont.name == "step-0000004" and load_train_config(cont).init_from == str(base)
+    with pytest.raises(ConfigError, match="other model options"):
+        other = _tiny(data, tmp_path / "bad", init_from=str(base), **kw)
+        train(dataclasses.replace(other, model=dataclasses.replace(other.model, d_ff=64)), device="cpu",
+              progress=False)
+
+
 def test_cli_help_and_max_steps(data: dict[str, Path], tmp_path: Path) -> None:
     help_out = subprocess.run([sys.executable, "-m", "emendo.models.train", "--help"], capture_output=True,
                               text=True, check=True).stdout

@@ -101,7 +101,9 @@ class TrainConfig:
     sentences per step. ``amp``: ``auto`` is bf16 on CUDA devices that support it, no
     autocast on CPU. Bookkeeping: a checkpoint every ``eval_every`` steps (and at the
     end), ``keep_checkpoints`` most recent kept, plus ``best/`` (lowest dev WER);
-    ``log_every`` steps a JSONL log line.
+    ``log_every`` steps a JSONL log line. ``init_from``: a checkpoint directory whose weights
+    (and tokenizer) a new run starts from, with a fresh optimiser and its own schedule (to go
+    on training a model whose optimiser state was not kept); its model options must match.
     """
 
     name: str = "dlm"
@@ -127,6 +129,7 @@ class TrainConfig:
     seed: int = 0
     amp: Amp = "auto"
     bucket_size: int = 50
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "eval_every", "eval_batch_size", "log_every", "keep_checkpoints",

@@ -235,6 +235,16 @@ def train(cfg: TrainConfig, *, device: str | None = None, stop_at: int | None = 
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
 
+    init = None
+    if resume is None and cfg.init_from:
+        init = Path(cfg.init_from)
+        stored = load_train_config(init)
+        if stored.model != cfg.model:
+            raise ConfigError(f"init_from {init} has other model options than this run")
+        if cfg.tokenizer and Path(cfg.tokenizer).read_bytes() != (init / "tokenizer.json").read_bytes():
+            raise ConfigError(f"init_from {init}: its tokenizer.json differs from the run's tokenizer")
+        cfg = dataclasses.replace(cfg, tokenizer=str(init / "tokenizer.json"))
+
     # ---- data
     tokenizer = load_tokenizer(_prepare_tokenizer(cfg, run_dir))
     if tokenizer.get_vocab_size() > cfg.model.vocab_size:
@@ -250,8 +260,9 @@ def train(cfg: TrainConfig, *, device: str | None = None, stop_at: int | None = 
     batches = BucketBatches(train_ds.lengths(), cfg.batch_size, cfg.seed, cfg.bucket_size)
 
     # ---- model, optimiser, schedule
-    if resume is not None:
-        model = T5ForConditionalGeneration.from_pretrained(str(resume / "model"))  # saved in fp32
+    if resume is not None or init is not None:
+        source = resume if resume is not None else init
+        model = T5ForConditionalGeneration.from_pretrained(str(source / "model"))  # saved in fp32
         model.to(torch.float32)
     else:
         model = T5ForConditionalGeneration(T5Config(**m.t5_kwargs()))
@@ -275,6 +286,7 @@ def train(cfg: TrainConfig, *, device: str | None = None, stop_at: int | None = 
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
     start, end = step, min(cfg.steps, stop_at) if stop_at is not None else cfg.steps
     _log(log_path, {"event": "start", "step": step, "resumed_from": str(resume) if resume else None,
+                    "initialised_from": str(init) if init else None,
                     "params": model.num_parameters(), "train_examples": len(train_ds),
                     "train_skipped": train_ds.skipped, "dev_examples": len(dev_ds) if dev_ds else 0,
                     "batches_per_epoch": len(batches), "tokenizer_vocab": tokenizer.get_vocab_size(),
@@ -342,6 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--train", nargs="+", metavar="GLOB", help="override train_files")
     ap.add_argument("--dev", help="override dev_file")
     ap.add_argument("--tokenizer", help="use this tokenizer.json instead of training one")
+    ap.add_argument("--init-from", help="start from this checkpoint's weights and tokenizer (fresh optimiser)")
     ap.add_argument("--batch-size", type=int, help="override batch_size")
     ap.add_argument("--eval-every", type=int, help="override eval_every")
     ap.add_argument("--seed", type=int, help="override seed")
@@ -354,7 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "run_dir": str(args.out) if args.out else None, "steps": args.max_steps,
             "train_files": tuple(args.train) if args.train else None, "dev_file": args.dev,
             "tokenizer": args.tokenizer, "batch_size": args.batch_size, "eval_every": args.eval_every,
-            "seed": args.seed,
+            "seed": args.seed, "init_from": args.init_from,
         }
         cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
         ckpt = train(cfg, device=args.device, stop_at=args.stop_at, progress=not args.no_progress,
