@@ -260,8 +260,8 @@ def train(cfg: TrainConfig, *, device: str | None = None, stop_at: int | None = 
     batches = BucketBatches(train_ds.lengths(), cfg.batch_size, cfg.seed, cfg.bucket_size)
 
     # ---- model, optimiser, schedule
-    if resume is not None or init is not None:
-        source = resume if resume is not None else init
+    source = resume or init
+    if source is not None:
         model = T5ForConditionalGeneration.from_pretrained(str(source / "model"))  # saved in fp32
         model.to(torch.float32)
     else:
