@@ -5,8 +5,9 @@
 #   2. train configs/dlm-release.json (bf16 on CUDA) for at most LIMIT seconds;
 #   3. pack the newest checkpoint (without optimizer state) into $OUT in 15 MB parts.
 # The carry dir (default .dlm-carry, git-ignored) holds: whl/ (wheels the device lacks: jiwer,
-# rapidfuzz), tokenizer.json, release/{simulator.json, clean_*_train.jsonl.gz, clean_*_dev.jsonl.gz,
-# real.jsonl.gz}. Locally: DEVICE=cpu STEPS=20 EVAL=10 SIMLIMIT=300 bash scripts/device_train_dlm.sh
+# rapidfuzz), tokenizer.json, release/{clean_*_train.jsonl.gz, clean_*_dev.jsonl.gz, real.jsonl.gz}.
+# The simulator is the bundled one (SIM=... for another; a v1 model from before 2026-11-26 no longer
+# loads). EXTRA="--init-from DIR" goes on from a carried checkpoint (weights + tokenizer). Locally: DEVICE=cpu STEPS=20 EVAL=10 SIMLIMIT=300 bash scripts/device_train_dlm.sh
 set -u
 export PYTHONUNBUFFERED=1
 CARRY=${CARRY:-.dlm-carry}; STEPS=${STEPS:-5000}; EVAL=${EVAL:-1000}; LIMIT=${LIMIT:-420}
@@ -23,7 +24,7 @@ fi
 $PY -c "import torch, transformers, tokenizers; print(torch.__version__, transformers.__version__, tokenizers.__version__)"
 R="$CARRY/release"
 t0=$(date +%s)
-$PY scripts/make_dlm_data.py --simulator "$R/simulator.json" --clean "$R"/clean_*_train.jsonl.gz \
+$PY scripts/make_dlm_data.py --simulator "${SIM:-src/emendo/data/simulator/simulator.json.gz}" --clean "$R"/clean_*_train.jsonl.gz \
   --dev-clean "$R"/clean_*_dev.jsonl.gz --real "$R/real.jsonl.gz" --workers "$WORKERS" --rate-scales "${RATES:-1.0,0.4,0.15}" \
   ${SIMLIMIT:+--limit $SIMLIMIT --dev-limit $SIMLIMIT} --out /tmp/dlmdata > /tmp/dlmdata.log 2>&1 || { tail -30 /tmp/dlmdata.log; exit 1; }
 cp /tmp/dlmdata/manifest.json "$OUTD/data_manifest.json"
