@@ -26,24 +26,21 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from dlm_speed import WORDS, exported, write_results  # bench/dlm_speed.py, next to this script
 
 from emendo.correctors.dlm import MODEL_CARD, DecodingOptions, DenoisingLM
 from emendo.models.config import load_train_config
 from emendo.models.inputs import format_input
 from emendo.records import Hypothesis
 
-_TEXT = ("the quick brown fox jumps over a lazy dog while speech and handwriting recognizers make "
-         "mistakes that a denoising model should repair without breaking names like London or Smith")
-_WORDS = tuple(_TEXT.split())
-
 
 def texts(n: int, words: int) -> list[str]:
     """``n`` different word sequences of ``words`` words."""
-    return [" ".join(_WORDS[(i * 7 + j * 3) % len(_WORDS)] for j in range(words)) for i in range(n)]
+    return [" ".join(WORDS[(i * 7 + j * 3) % len(WORDS)] for j in range(words)) for i in range(n)]
 
 
 def _timed(fn: Any, rounds: int, sync: Any) -> list[float]:
@@ -124,15 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     import torch
 
-    onnx_dir = args.onnx
-    tmp = None
     engines = set(args.engines.split(","))
-    if "onnx" in engines and (onnx_dir is None or not (onnx_dir / MODEL_CARD).is_file()):
-        from emendo.models.export import export_onnx
-
-        tmp = tempfile.TemporaryDirectory(prefix="dlm-gpu-")
-        onnx_dir = Path(tmp.name)
-        export_onnx(args.checkpoint, onnx_dir)
+    onnx_dir, tmp = None, None
+    if "onnx" in engines:  # the given export, else the checkpoint's, made here
+        given = args.onnx is not None and (args.onnx / MODEL_CARD).is_file()
+        onnx_dir, tmp = exported(args.onnx if given else args.checkpoint)
     batches = [int(b) for b in args.batches.split(",")]
     sents = texts(max(batches), args.words)
     rows = []
@@ -150,11 +143,7 @@ def main(argv: list[str] | None = None) -> int:
               "rows": rows, "env": {"platform": platform.platform(), "cpus": os.cpu_count(), "gpu": gpu,
                                     "torch": torch.__version__,
                                     "torch_threads": torch.get_num_threads()}}
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = "dlm_gpu" + (f"_{args.tag}" if args.tag else "")
-    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    (args.out / f"{stem}.md").write_text(to_markdown(result), encoding="utf-8")
-    print(to_markdown(result))
+    write_results(args.out, f"dlm_gpu_{args.tag}" if args.tag else "dlm_gpu", result, to_markdown(result))
     if tmp is not None:
         tmp.cleanup()
     return 0

@@ -119,6 +119,26 @@ def bench_one(model_dir: Path, variant: str, threads: int, *, tokens: int, batch
     }
 
 
+def exported(model_dir: Path) -> tuple[Path, tempfile.TemporaryDirectory[str] | None]:
+    """``model_dir`` when it holds an export, else its export (it is then a training checkpoint)
+    in a temporary directory, returned too so the caller can clean it up."""
+    if (model_dir / MODEL_CARD).is_file():
+        return model_dir, None
+    from emendo.models.export import export_onnx  # needs torch
+
+    tmp = tempfile.TemporaryDirectory(prefix="dlm-bench-")
+    export_onnx(model_dir, tmp.name)
+    return Path(tmp.name), tmp
+
+
+def write_results(out: Path, stem: str, result: dict[str, Any], markdown: str) -> None:
+    """``OUT/STEM.json`` and ``OUT/STEM.md``; the Markdown is printed too."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    (out / f"{stem}.md").write_text(markdown, encoding="utf-8")
+    print(markdown)
+
+
 def to_markdown(result: dict[str, Any]) -> str:
     lines = [
         "# Denoising LM CPU speed (onnxruntime)", "",
@@ -173,14 +193,7 @@ def main(argv: list[str] | None = None) -> int:
                              "system: glibc defaults")
     args = parser.parse_args(argv)
     malloc_tuned = keep_freed_memory() if args.malloc == "keep" else False
-    model_dir: Path = args.model_dir
-    tmp = None
-    if not (model_dir / MODEL_CARD).is_file():
-        from emendo.models.export import export_onnx  # needs torch
-
-        tmp = tempfile.TemporaryDirectory(prefix="dlm-bench-")
-        export_onnx(model_dir, tmp.name)
-        model_dir = Path(tmp.name)
+    model_dir, tmp = exported(args.model_dir)
     import onnxruntime
 
     load_start = [round(x, 2) for x in os.getloadavg()]
@@ -208,11 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         "texts": str(args.texts) if args.texts else None,
         "malloc": "keep freed memory (emendo.malloc)" if malloc_tuned else "glibc defaults",
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = f"dlm_speed_{args.tag}" if args.tag else "dlm_speed"
-    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    (args.out / f"{stem}.md").write_text(to_markdown(result), encoding="utf-8")
-    print(to_markdown(result))
+    write_results(args.out, f"dlm_speed_{args.tag}" if args.tag else "dlm_speed", result, to_markdown(result))
     if tmp is not None:
         tmp.cleanup()
     return 0

@@ -241,9 +241,8 @@ class _Floors:
     MARGIN = 1e-3
 
     def __init__(self, gap: float | None, mean: float | None, copy_lp: Sequence[float], caps: IntArray) -> None:
-        n = len(copy_lp)
         self.gap = [(c + gap if gap is not None else -math.inf) - self.MARGIN for c in copy_lp]
-        self.mean = [(float(cap) * mean if mean is not None else -math.inf) - self.MARGIN for cap in caps[:n]]
+        self.mean = [(float(cap) * mean if mean is not None else -math.inf) - self.MARGIN for cap in caps]
 
     def reason(self, row: int, logprob: float) -> str | None:
         if logprob < self.gap[row]:
