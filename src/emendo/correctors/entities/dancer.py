@@ -37,11 +37,13 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
 
 from emendo.correctors.entities.catalog import Catalog
 from emendo.correctors.entities.index import Candidate, EntityIndex, bounded_distance, cached_fold
 from emendo.correctors.entities.pednec import builtin_lexicon, tokenize
-from emendo.correctors.entities.phonetic import phonetic_keys
+from emendo.correctors.entities.phonetic import DEFAULT_WEIGHTS, phonetic_keys
 from emendo.correctors.entities.retrieval import DenseIndex, Embedder, FloatArray
 from emendo.correctors.entities.types import Entity
 from emendo.errors import ConfigError
@@ -221,10 +223,10 @@ class DancerCorrector:
         overlaps = {where: {c.entity.id: _overlap(c.entity.description, contexts[where], idf) for c in found}
                     for where, found in phonetic.items()}
         query, nearest = pending.result() if pending is not None else self._retrieve(text, dense)
-        dense_hits = [(e, [(f, len(cached_fold(f))) for f in e.surface_forms]) for e in nearest]
+        dense_hits = _DenseForms(nearest)
         out: list[Scored] = []
         for first, last, start, end, unknown, capitalised, gated in spans:
-            if not gated and not (dense_hits and opts.dense_known_distance > 0):
+            if not gated and not (dense_hits.entities and opts.dense_known_distance > 0):
                 continue
             out += self._span_candidates(text, (first, last, start, end), (unknown, capitalised, gated),
                                          phonetic.get((first, last), []), dense, dense_hits, query,
@@ -253,28 +255,29 @@ class DancerCorrector:
     def _spans(self, text: str, index: EntityIndex) -> list[tuple[int, int, int, int, bool, bool, bool]]:
         """Token spans worth a look: (first, last, start, end, unknown word, capitalised, gated)."""
         tokens = tokenize(text)
+        unknown_at = [not self._known(t.text) for t in tokens]
+        capital_at = [t.text[:1].isupper() and not t.sentence_start for t in tokens]
         out = []
         protected: list[tuple[int, int]] = []
         for first in range(len(tokens)):
+            unknown = capitalised = False
             for last in range(first, min(first + self.options.max_words, len(tokens))):
                 if last > first and (tokens[last - 1].trail or tokens[last].lead):
                     break
+                unknown, capitalised = unknown or unknown_at[last], capitalised or capital_at[last]
                 start, end = tokens[first].start, tokens[last].end
                 span = text[start:end]
                 if index.exact(span):
                     protected.append((first, last))
                 if len(cached_fold(span)) < self.options.min_chars:
                     continue
-                words = tokens[first:last + 1]
-                unknown = any(not self._known(t.text) for t in words)
-                capitalised = any(t.text[:1].isupper() and not t.sentence_start for t in words)
                 out.append((first, last, start, end, unknown, capitalised, unknown or capitalised))
         # a span that names a catalog entity is a unit: spans inside it or around it are left alone
         return [s for s in out if not any(_nested((a, b), (s[0], s[1])) for a, b in protected)]
 
     def _span_candidates(self, text: str, where: tuple[int, int, int, int], flags: tuple[bool, bool, bool],
                          phonetic: list[Candidate], dense: DenseIndex | None,
-                         dense_hits: list[tuple[Entity, list[tuple[str, int]]]], query: FloatArray,
+                         dense_hits: _DenseForms, query: FloatArray,
                          context: tuple[set[str], dict[str, float], dict[str, float]]) -> list[Scored]:
         opts = self.options
         first, last, start, end = where
@@ -283,23 +286,22 @@ class DancerCorrector:
         found: dict[str, tuple[Entity, str, float]] = {c.entity.id: (c.entity, c.surface, c.distance)
                                                        for c in phonetic}
         limit = max(opts.max_distance, opts.dense_distance) if gated else opts.dense_known_distance
-        dense_ids = set()
         folded = cached_fold(span)
         length, keys = len(folded), phonetic_keys(span)
-        for entity, surface_forms in dense_hits:
-            dense_ids.add(entity.id)
-            if entity.id in found:
+        # every dense form whose spelling part alone stays within the limit (one C-speed pass), then a
+        # cheap length filter and the phonetic distance with C-speed bounds (index.bounded_distance);
+        # per entity its nearest form, the first one on ties
+        best: dict[int, tuple[float, int]] = {}  # dense hit -> (distance, form row)
+        for row in dense_hits.near(folded, limit):
+            hit, form, n = dense_hits.rows[row]
+            if dense_hits.entities[hit].id in found or abs(n - length) > 0.4 * max(n, length):
                 continue
-            # cheap length filter, then the phonetic distance with C-speed bounds (index.bounded_distance)
-            best: tuple[str, float] | None = None
-            for form, n in surface_forms:
-                if abs(n - length) > 0.4 * max(n, length):
-                    continue
-                distance = bounded_distance(folded, keys, form, limit)
-                if distance is not None and (best is None or distance < best[1]):
-                    best = (form, distance)
-            if best is not None:
-                found[entity.id] = (entity, best[0], best[1])
+            distance = bounded_distance(folded, keys, form, limit)
+            if distance is not None and (distance, row) < best.get(hit, (math.inf, row)):
+                best[hit] = (distance, row)
+        for hit in sorted(best):
+            distance, row = best[hit]
+            found[dense_hits.entities[hit].id] = (dense_hits.entities[hit], dense_hits.rows[row][1], distance)
         if not found:
             return []
         ids = list(found)
@@ -319,7 +321,7 @@ class DancerCorrector:
         table[:, 2] = cos
         table[:, 3] = cos - _best_other(cos, np.max, 0.0)
         table[:, 4] = cos >= cos.max()
-        table[:, 5] = [eid in dense_ids for eid in ids]
+        table[:, 5] = [eid in dense_hits.ids for eid in ids]
         table[:, 6:10] = (float(unknown), float(capitalised), float(last - first + 1), math.log(n))
         table[:, 10] = identical
         table[:, 11] = identical.max()
@@ -347,6 +349,30 @@ class DancerCorrector:
         if lower in self.lexicon or (lower.endswith("'s") and lower[:-2] in self.lexicon):
             return True
         return len(cached_fold(word)) <= 2 or not any(ch.isalpha() for ch in word)
+
+
+class _DenseForms:
+    """The surface forms of the entities dense retrieval returned for one utterance, flattened so
+    that each span compares its spelling with all of them in one C-speed call."""
+
+    __slots__ = ("entities", "folded", "ids", "rows")
+
+    def __init__(self, entities: Sequence[Entity]) -> None:
+        self.entities = list(entities)
+        self.ids = {e.id for e in self.entities}
+        # (position in entities, form, folded length), in entity then form order
+        self.rows = [(k, form, len(cached_fold(form))) for k, e in enumerate(self.entities)
+                     for form in e.surface_forms]
+        self.folded = [cached_fold(form) for _, form, _ in self.rows]
+
+    def near(self, folded: str, cutoff: float) -> list[int]:
+        """Rows whose spelling part of the phonetic distance alone does not exceed ``cutoff``."""
+        if not self.rows:
+            return []
+        ws = DEFAULT_WEIGHTS.spelling
+        limit = (cutoff + 1e-9) / ws if ws else 1.0
+        return [i for _, _, i in process.extract(folded, self.folded, scorer=Levenshtein.normalized_distance,
+                                                  score_cutoff=limit, limit=None)]
 
 
 def _best_other(values: FloatArray, pick: Callable[..., Any], empty: float) -> FloatArray:

@@ -163,6 +163,9 @@ class EntityIndex:
         self._by_stem: dict[str, list[str]] = {}  # Russian stem of a Cyrillic surface -> folded surfaces
         self._by_key: dict[str, list[str]] = {}  # phonetic key -> folded surfaces
         self._by_deletion: dict[str, list[str]] = {}  # deletion variant of an index key -> phonetic keys
+        # deletion variant -> the folded surfaces filed under its keys, one entry per (key, surface):
+        # a lookup unions these few lists instead of walking variant -> keys -> surfaces
+        self._pool: dict[str, list[str]] = {}
         self._name_words: dict[str, int] = {}  # folded word of a multi-word surface -> how many surfaces
 
     # ------------------------------------------------------------ updates
@@ -202,6 +205,8 @@ class EntityIndex:
             if not owners:
                 del self._by_fold[folded]
                 for key in phonetic_keys(folded):
+                    for variant in deletions(index_key(key)):
+                        _discard(self._pool, variant, folded)
                     if _discard(self._by_key, key, folded):
                         for variant in deletions(index_key(key)):
                             _discard(self._by_deletion, variant, key)
@@ -215,10 +220,13 @@ class EntityIndex:
         return entity
 
     def _file_key(self, key: str, folded: str) -> None:
+        variants = deletions(index_key(key))
         if key not in self._by_key:
-            for variant in deletions(index_key(key)):
+            for variant in variants:
                 _add(self._by_deletion, variant, key)
         _add(self._by_key, key, folded)
+        for variant in variants:
+            self._pool.setdefault(variant, []).append(folded)
 
     # ------------------------------------------------------------ queries
 
@@ -275,8 +283,9 @@ class EntityIndex:
         spelling_cutoff = min(1.0, max_distance / ws) if ws else 1.0
         best: dict[str, Candidate] = {}
         pool: set[str] = set()
-        for key in self.candidate_keys(text):
-            pool.update(self._by_key[key])
+        for key in query_keys:
+            for variant in deletions(index_key(key)):
+                pool.update(self._pool.get(variant, ()))
         # the C-speed spelling distance prunes first; the key distance only for survivors. Hits come
         # nearest spelling first, so once ``limit`` entities are held, a surface whose spelling part
         # alone exceeds the limit-th distance cannot enter the result, and ends the scan
@@ -309,7 +318,8 @@ class EntityIndex:
     def stats(self) -> dict[str, int]:
         """Sizes of the internal tables (for benchmarks and capacity planning)."""
         return {"entities": len(self._entities), "surfaces": len(self._by_fold), "keys": len(self._by_key),
-                "deletion_variants": len(self._by_deletion)}
+                "deletion_variants": len(self._by_deletion),
+                "pool_entries": sum(len(bucket) for bucket in self._pool.values())}
 
 
 def build_index(entities: Iterable[Entity], weights: DistanceWeights = DEFAULT_WEIGHTS) -> EntityIndex:
