@@ -34,7 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from make_entity_evalset import clean_sentences
-from train_dancer_reranker import universe
+from train_dancer_reranker import subset, universe
 
 from emendo.correctors.entities.catalog import Catalog
 from emendo.correctors.entities.dancer import DancerCorrector
@@ -46,14 +46,6 @@ from emendo.eval.entities import EntitySpan, entity_scores, words_changed
 from emendo.malloc import keep_freed_memory
 
 
-def subset(entities: list[Entity], must: set[str], size: int, seed: int) -> list[int]:
-    """Row numbers of a catalog of ``size`` entities that contains every id in ``must``."""
-    rows = [i for i, e in enumerate(entities) if e.id in must]
-    rest = [i for i, e in enumerate(entities) if e.id not in must]
-    random.Random(seed).shuffle(rest)
-    return sorted(rows + rest[:max(0, size - len(rows))])
-
-
 def run(corrector: PedNecCorrector | DancerCorrector, texts: list[str]) -> tuple[list[str], list[float]]:
     outputs, ms = [], []
     for text in texts:
@@ -62,6 +54,28 @@ def run(corrector: PedNecCorrector | DancerCorrector, texts: list[str]) -> tuple
         ms.append((time.perf_counter() - t) * 1000)
         outputs.append(out)
     return outputs, ms
+
+
+def build(entities: list[Entity], matrix: np.ndarray, embedder: SentenceEmbedder,
+          rows: list[int]) -> dict[str, Any]:
+    """PED-NEC and DANCER over the catalog made of ``entities[rows]``."""
+    chosen = [entities[i] for i in rows]
+    catalog = Catalog()
+    for e in chosen:
+        catalog.upsert(e)
+    dense = DenseIndex(chosen, matrix[rows])
+    return {"pednec": PedNecCorrector(catalog), "dancer": DancerCorrector(catalog, embedder, {"default": dense})}
+
+
+def confusable_ne_cer(records: list[dict[str, Any]], corrector: PedNecCorrector | DancerCorrector) -> float:
+    recs = [r for r in records if r["kind"] == "confusable"]
+    spans = [[EntitySpan(s["start"], s["end"], s["surface"], s["entity_id"]) for s in r["spans"]] for r in recs]
+    return entity_scores([r["text"] for r in recs], [corrector.correct_text(r["hyp"])[0] for r in recs],
+                         spans).ne_cer
+
+
+def _reduction(pednec: float, dancer: float) -> dict[str, float]:
+    return {"pednec": pednec, "dancer": dancer, "reduction": (pednec - dancer) / pednec if pednec else 0.0}
 
 
 def evaluate(records: list[dict[str, Any]], correctors: dict[str, Any], extra: list[str]) -> dict[str, Any]:
@@ -118,8 +132,25 @@ def markdown(report: dict[str, Any]) -> str:
         base = conf["pednec"]["ne_cer"]
         rel = (base - conf["dancer"]["ne_cer"]) / base if base else 0.0
         lines += ["", f"DANCER NE-CER vs PED-NEC on the confusable set: {100 * rel:+.1f}% relative reduction.", ""]
-    lines += _targets(report)
+    lines += _draws(report) + _targets(report)
     return "\n".join(lines) + "\n"
+
+
+def _draws(report: dict[str, Any]) -> list[str]:
+    """NE-CER reduction of DANCER over PED-NEC (confusable set) for every catalog draw."""
+    seeds = sorted({seed for res in report["results"].values() for seed in res.get("draws", {})}, key=int)
+    if len(seeds) < 2:
+        return []
+    out = ["## Catalog draws", "", "The catalogs hold the evaluation groups plus a seeded sample of other entities; "
+           "other samples move the figure:", "",
+           "| catalog | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | min |",
+           "| --- | " + " | ".join("---" for _ in seeds) + " | --- | --- |"]
+    for size, res in report["results"].items():
+        values = [res["draws"][s]["reduction"] for s in seeds if s in res.get("draws", {})]
+        cells = [f"{100 * res['draws'][s]['reduction']:.1f}%" if s in res["draws"] else "-" for s in seeds]
+        out.append(f"| {size} | " + " | ".join(cells) + f" | {100 * float(np.mean(values)):.1f}% | "
+                   f"{100 * min(values):.1f}% |")
+    return [*out, ""]
 
 
 def _targets(report: dict[str, Any]) -> list[str]:
@@ -148,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clean-extra", help="more entity-free sentences for the harm measure (text or JSONL)")
     ap.add_argument("--clean-extra-count", type=int, default=500)
     ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--catalog-seeds", default="4,5",
+                    help="further catalog draws (seeds) at every size: NE-CER of both correctors on the "
+                         "confusable set only, to show how much the figure moves with the catalog's filler")
     ap.add_argument("--warm", type=int, default=200,
                     help="utterances of the other splits each corrector handles, untimed, before timing")
     ap.add_argument("--malloc", choices=["keep", "system"], default="keep",
@@ -172,16 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {"evalset": args.evalset, "split": args.split, "sizes": sizes, "results": {},
                               "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                                          f"load average before {os.getloadavg()}; memory allocator: {allocator}"}
+    draws = [int(x) for x in args.catalog_seeds.split(",") if x.strip()]
     for size in sizes:
         t = time.perf_counter()
-        rows = subset(entities, must, size, args.seed)
-        chosen = [entities[i] for i in rows]
-        catalog = Catalog()
-        for e in chosen:
-            catalog.upsert(e)
-        dense = DenseIndex(chosen, matrix[rows])
-        correctors = {"pednec": PedNecCorrector(catalog), "dancer": DancerCorrector(catalog, embedder,
-                                                                                      {"default": dense})}
+        correctors = build(entities, matrix, embedder, subset(entities, must, size, args.seed))
         for corrector in correctors.values():  # one-off per catalog (DANCER's idf table): not a request's latency
             corrector.correct_text("warm up")
         build_s = time.perf_counter() - t
@@ -189,6 +217,13 @@ def main(argv: list[str] | None = None) -> int:
             for text in warm:
                 corrector.correct_text(text)
         report["results"][str(size)] = {"build_s": build_s, **evaluate(records, correctors, extra)}
+        conf = report["results"][str(size)]["confusable"]
+        report["results"][str(size)]["draws"] = {str(args.seed): _reduction(conf["pednec"]["ne_cer"],
+                                                                            conf["dancer"]["ne_cer"])}
+        for seed in draws:
+            other = build(entities, matrix, embedder, subset(entities, must, size, seed))
+            ne = {name: confusable_ne_cer(records, other[name]) for name in ("pednec", "dancer")}
+            report["results"][str(size)]["draws"][str(seed)] = _reduction(ne["pednec"], ne["dancer"])
         print(f"catalog {size}: done", flush=True)
     report["machine"] += f"; load average after {os.getloadavg()}"
     out = Path(args.out)

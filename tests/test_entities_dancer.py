@@ -205,3 +205,33 @@ def test_overlapped_and_sequential_embedding_give_the_same_corrections() -> None
         b = dancer(DancerOptions(overlap_embedding=False)).correct_text(text)
         assert a[0] == b[0] and [(s.entity.id, s.probability) for s in a[1]] == [
             (s.entity.id, s.probability) for s in b[1]]
+
+
+def test_threshold_tuned_on_the_real_dev_split_picks_the_best_allowed_value() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from train_dancer_reranker import tune_threshold
+
+    text = "I was reading about Stine, the American novelist who wrote horror books for children."
+    start = text.index("Stine")
+    records = [
+        {"split": "dev", "kind": "confusable", "text": text, "group": ["p:1", "p:2"],
+         "hyp": "i was reading about stien the american novelist who wrote horror books for children",
+         "spans": [{"start": start, "end": start + 5, "surface": "Stine", "entity_id": "p:2"}]},
+        {"split": "dev", "kind": "clean", "text": "The cat sat on the mat.", "group": [],
+         "hyp": "the cat sat on the mat"},
+        {"split": "test", "kind": "confusable", "text": "never read", "group": [], "hyp": "never read",
+         "spans": []},
+    ]
+    embedder = BagOfWords()
+    matrix = DenseIndex.embeddings(ENTITIES, embedder)
+
+    def tune(max_harm: float) -> dict[str, object]:
+        return tune_threshold(reranker(), records, ["a clean sentence about nothing"], [4], ENTITIES, embedder,
+                              matrix, grid=[0.5, 0.9999], max_harm=max_harm, seed=0, options=DancerOptions())
+
+    result = tune(0.001)
+    grid = result["grid"]
+    assert isinstance(grid, dict)
+    assert result["threshold"] == 0.5 and result["dev_utterances"] == 1 and result["entity_free_sentences"] == 3
+    assert grid["0.5"]["ne_cer_reduction"][0] > 0 == grid["0.9999"]["ne_cer_reduction"][0]
+    assert tune(-1.0)["threshold"] == 0.9999  # nothing allowed: the most conservative value
