@@ -218,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="DancerOptions.dense_known_distance while collecting candidates (also serve with it)")
     ap.add_argument("--dense-k", type=int, default=DancerOptions().dense_k)
     ap.add_argument("--dense-distance", type=float, default=DancerOptions().dense_distance)
+    ap.add_argument("--dense-top", type=int, default=DancerOptions().dense_top)
+    ap.add_argument("--dense-top-distance", type=float, default=DancerOptions().dense_top_distance)
+    ap.add_argument("--dense-top-known-distance", type=float, default=DancerOptions().dense_top_known_distance)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--tune-sizes", default="1000,10000,100000",
                     help="catalog sizes for tuning the threshold on the real dev split ('' keeps the held-out rule)")
@@ -232,7 +235,9 @@ def main(argv: list[str] | None = None) -> int:
             exclude.update(json.loads(line).get("group", []))
     embedder = SentenceEmbedder()
     options = DancerOptions(dense_known_distance=args.dense_known_distance, dense_k=args.dense_k,
-                            dense_distance=args.dense_distance)
+                            dense_distance=args.dense_distance, dense_top=args.dense_top,
+                            dense_top_distance=args.dense_top_distance,
+                            dense_top_known_distance=args.dense_top_known_distance)
     corrector = make_corrector(universe(args.catalog_size), embedder, cache_dir=args.cache, options=options)
     rows, clean = examples(corrector, args, exclude, rng)
     if args.real:
@@ -264,7 +269,9 @@ def main(argv: list[str] | None = None) -> int:
                        "clean_sentences": len(clean), "catalog_size": len(corrector.dense["default"]),
                        "seed": args.seed, "excluded_entities": len(exclude),
                        "options": {"dense_known_distance": args.dense_known_distance, "dense_k": args.dense_k,
-                                   "dense_distance": args.dense_distance},
+                                   "dense_distance": args.dense_distance, "dense_top": args.dense_top,
+                                   "dense_top_distance": args.dense_top_distance,
+                                   "dense_top_known_distance": args.dense_top_known_distance},
                        "command": "scripts/train_dancer_reranker.py " + " ".join(argv or sys.argv[1:])}}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -60,13 +60,16 @@ def reranker() -> Reranker:
 
 
 def dancer(options: DancerOptions | None = None) -> DancerCorrector:
+    """A corrector over the four toy entities. The hand-set weights know nothing of the dense
+    rank, so by default the nearest entities get no looser sound limit (``dense_top=0``): in a
+    four-entity catalog every entity is among the nearest."""
     catalog = Catalog()
     for e in ENTITIES:
         catalog.upsert(e)
     embedder = BagOfWords()
     dense = DenseIndex.build(ENTITIES, embedder)
     return DancerCorrector(catalog, embedder, {"default": dense}, reranker=reranker(),
-                           options=options or DancerOptions(), lexicon=LEXICON)
+                           options=options or DancerOptions(dense_top=0), lexicon=LEXICON)
 
 
 def test_serving_modules_never_import_torch() -> None:
@@ -235,3 +238,22 @@ def test_threshold_tuned_on_the_real_dev_split_picks_the_best_allowed_value() ->
     assert result["threshold"] == 0.5 and result["dev_utterances"] == 1 and result["entity_free_sentences"] == 3
     assert grid["0.5"]["ne_cer_reduction"][0] > 0 == grid["0.9999"]["ne_cer_reduction"][0]
     assert tune(-1.0)["threshold"] == 0.9999  # nothing allowed: the most conservative value
+
+
+def test_the_entities_nearest_to_the_utterance_may_sound_further_off() -> None:
+    text = "We drank wine in Marsala, the town in Sicily famous for fortified wine."
+
+    def candidates(options: DancerOptions) -> dict[tuple[str, str], tuple[float, ...]]:
+        corrector = dancer(options)
+        index = corrector.catalog.index("default")
+        assert index is not None
+        scored = corrector.score_spans(text, index, corrector.dense["default"], corrector.idf("default"))
+        return {(text[s.start:s.end], s.entity.id): s.features for s in scored}
+
+    strict = candidates(DancerOptions(dense_top=0))
+    loose = candidates(DancerOptions(dense_top=3, dense_top_distance=0.5))
+    assert ("town", "p:1") not in strict and ("town", "p:1") in loose  # "town" / "Stein"
+    features = dict(zip(FEATURES, loose["town", "p:1"], strict=True))
+    assert DancerOptions().max_distance < features["distance"] <= 0.5
+    assert features["dense_rank"] < np.log1p(DancerOptions().dense_k)  # ranked among the nearest
+    assert set(strict) <= set(loose)
