@@ -38,17 +38,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from make_entity_evalset import clean_sentences
-from train_dancer_reranker import subset, universe
+from train_dancer_reranker import make_corrector, subset, universe
 
-from emendo.correctors.entities.catalog import Catalog
-from emendo.correctors.entities.dancer import DancerCorrector
+from emendo.correctors.entities.dancer import DancerCorrector, Reranker
 from emendo.correctors.entities.embed import SentenceEmbedder
 from emendo.correctors.entities.index import cached_fold, class_key
 from emendo.correctors.entities.pednec import PedNecCorrector
 from emendo.correctors.entities.phonetic import phonetic_keys
 from emendo.correctors.entities.retrieval import DenseIndex
 from emendo.correctors.entities.types import Entity
-from emendo.eval.entities import EntitySpan, entity_scores, words_changed
+from emendo.eval.entities import entity_scores, record_spans, words_changed
 from emendo.malloc import keep_freed_memory
 
 
@@ -64,20 +63,15 @@ def run(corrector: PedNecCorrector | DancerCorrector, texts: list[str]) -> tuple
 
 def build(entities: list[Entity], matrix: np.ndarray, embedder: SentenceEmbedder,
           rows: list[int]) -> dict[str, Any]:
-    """PED-NEC and DANCER over the catalog made of ``entities[rows]``."""
-    chosen = [entities[i] for i in rows]
-    catalog = Catalog()
-    for e in chosen:
-        catalog.upsert(e)
-    dense = DenseIndex(chosen, matrix[rows])
-    return {"pednec": PedNecCorrector(catalog), "dancer": DancerCorrector(catalog, embedder, {"default": dense})}
+    """PED-NEC and DANCER (the bundled scorer) over the catalog made of ``entities[rows]``."""
+    dancer = make_corrector([entities[i] for i in rows], embedder, matrix[rows], reranker=Reranker.load())
+    return {"pednec": PedNecCorrector(dancer.catalog), "dancer": dancer}
 
 
 def confusable_ne_cer(records: list[dict[str, Any]], corrector: PedNecCorrector | DancerCorrector) -> float:
     recs = [r for r in records if r["kind"] == "confusable"]
-    spans = [[EntitySpan(s["start"], s["end"], s["surface"], s["entity_id"]) for s in r["spans"]] for r in recs]
     return entity_scores([r["text"] for r in recs], [corrector.correct_text(r["hyp"])[0] for r in recs],
-                         spans).ne_cer
+                         [record_spans(r) for r in recs]).ne_cer
 
 
 def _reduction(pednec: float, dancer: float) -> dict[str, float]:
@@ -124,7 +118,7 @@ def evaluate(records: list[dict[str, Any]], correctors: dict[str, Any], extra: l
     for kind in ("confusable", "normal"):
         recs = [r for r in records if r["kind"] == kind]
         refs, hyps = [r["text"] for r in recs], [r["hyp"] for r in recs]
-        spans = [[EntitySpan(s["start"], s["end"], s["surface"], s["entity_id"]) for s in r["spans"]] for r in recs]
+        spans = [record_spans(r) for r in recs]
         result[kind] = {"n": len(recs), "asr": entity_scores(refs, hyps, spans).to_dict()}
         for name, corrector in correctors.items():
             outputs, lat = timed(corrector, hyps, warm, passes)

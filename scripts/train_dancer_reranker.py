@@ -52,7 +52,7 @@ from emendo.correctors.entities.embed import SentenceEmbedder
 from emendo.correctors.entities.pednec import PedNecCorrector
 from emendo.correctors.entities.retrieval import DenseIndex, Embedder
 from emendo.correctors.entities.types import Entity
-from emendo.eval.entities import EntitySpan, entity_scores, project, words_changed
+from emendo.eval.entities import entity_scores, project, record_spans, words_changed
 
 _SWAPS = (("ph", "f"), ("c", "k"), ("k", "c"), ("s", "z"), ("z", "s"), ("ee", "i"), ("ou", "u"), ("th", "t"),
           ("y", "i"), ("i", "y"), ("a", "e"), ("e", "a"), ("o", "a"), ("w", "v"), ("v", "w"), ("sh", "ch"),
@@ -290,8 +290,7 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
     records = [r for r in records if r["split"] == "dev" and "hyp" in r]
     confusable = [r for r in records if r["kind"] == "confusable"]
     refs, hyps = [r["text"] for r in confusable], [r["hyp"] for r in confusable]
-    spans = [[EntitySpan(s["start"], s["end"], s["surface"], s["entity_id"]) for s in r["spans"]]
-             for r in confusable]
+    spans = [record_spans(r) for r in confusable]
     entity_free = sorted({*clean, *(r["text"] for r in records if r["kind"] == "clean"),
                           *(r["hyp"] for r in records if r["kind"] == "clean")})
     must = {eid for r in records for eid in r["group"]}

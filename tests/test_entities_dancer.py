@@ -17,7 +17,7 @@ from emendo.correctors.entities.dancer import FEATURES, DancerCorrector, DancerO
 from emendo.correctors.entities.embed import SentenceEmbedder, default_model_dir
 from emendo.correctors.entities.retrieval import DenseIndex, catalog_hash, entity_text
 from emendo.correctors.entities.types import Entity
-from emendo.eval.entities import EntitySpan, entity_scores, levenshtein, project, words_changed
+from emendo.eval.entities import EntitySpan, entity_scores, levenshtein, project, record_spans, words_changed
 from emendo.records import Hypothesis
 
 
@@ -187,6 +187,8 @@ def test_entity_metrics_golden() -> None:
     assert after.recall == 1.0 and after.ne_cer == 0.0 and after.precision == 1.0 and after.wer < before.wer
     assert levenshtein("kitten", "sitting") == 3
     assert words_changed(["a b c d"], ["a x c d"]) == (1, 4)
+    record = {"spans": [{"start": 20, "end": 26, "surface": "Mozart", "entity_id": "p:9"}]}
+    assert record_spans(record) == [EntitySpan(20, 26, "Mozart", "p:9")]
 
 
 def test_description_overlap_prefers_the_entity_whose_description_the_context_repeats() -> None:

@@ -39,6 +39,12 @@ class EntitySpan:
     entity_id: str = ""
 
 
+def record_spans(record: dict[str, Any]) -> list[EntitySpan]:
+    """The entity spans of an evaluation-set record (``{"spans": [{"start", "end", "surface",
+    "entity_id"}, ...]}``, as ``scripts/make_entity_evalset.py`` writes them)."""
+    return [EntitySpan(s["start"], s["end"], s["surface"], s["entity_id"]) for s in record["spans"]]
+
+
 @dataclass(frozen=True)
 class EntityScores:
     """Entity-level and sentence-level scores of outputs against references."""

@@ -344,7 +344,7 @@ class DancerCorrector:
         table[:, 2] = cos
         table[:, 3] = cos - _best_other(cos, np.max, 0.0)
         table[:, 4] = cos >= cos.max()
-        table[:, 5] = [eid in dense_hits.ids for eid in ids]
+        table[:, 5] = [eid in dense_hits.rank for eid in ids]
         table[:, 6:10] = (float(unknown), float(capitalised), float(last - first + 1), math.log(n))
         table[:, 10] = identical
         table[:, 11] = identical.max()
@@ -379,16 +379,15 @@ class _DenseForms:
     """The surface forms of the entities dense retrieval returned for one utterance, flattened so
     that each span compares its spelling with all of them in one C-speed call."""
 
-    __slots__ = ("entities", "folded", "ids", "rank", "rows")
+    __slots__ = ("entities", "folded", "rank", "rows")
 
     def __init__(self, entities: Sequence[Entity]) -> None:
         self.entities = list(entities)
-        self.ids = {e.id for e in self.entities}
         self.rank = {e.id: k for k, e in enumerate(self.entities)}  # 0: nearest to the utterance
+        forms = [(k, form) for k, e in enumerate(self.entities) for form in e.surface_forms]
+        self.folded = [cached_fold(form) for _, form in forms]
         # (position in entities, form, folded length), in entity then form order
-        self.rows = [(k, form, len(cached_fold(form))) for k, e in enumerate(self.entities)
-                     for form in e.surface_forms]
-        self.folded = [cached_fold(form) for _, form, _ in self.rows]
+        self.rows = [(k, form, len(folded)) for (k, form), folded in zip(forms, self.folded, strict=True)]
 
     def near(self, folded: str, cutoff: float) -> list[int]:
         """Rows whose spelling part of the phonetic distance alone does not exceed ``cutoff``."""
