@@ -302,11 +302,15 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
                                    options=options)
         pednec = PedNecCorrector(corrector.catalog)
         base = entity_scores(refs, [pednec.correct_text(h)[0] for h in hyps], spans).ne_cer
+        # scoring does not depend on the threshold: score once, decide per grid value
+        scored_hyps = [corrector.score_text(h) for h in hyps]
+        scored_free = [corrector.score_text(x) for x in entity_free]
         for t in grid:
-            corrector.threshold = t
-            got = entity_scores(refs, [corrector.correct_text(h)[0] for h in hyps], spans).ne_cer
+            got = entity_scores(refs, [corrector.apply(h, s, t)[0] for h, s in zip(hyps, scored_hyps, strict=True)],
+                                spans).ne_cer
             gains[t].append((base - got) / base if base else 0.0)
-            changed, total = words_changed(entity_free, [corrector.correct_text(x)[0] for x in entity_free])
+            changed, total = words_changed(entity_free, [corrector.apply(x, s, t)[0]
+                                                         for x, s in zip(entity_free, scored_free, strict=True)])
             harm[t] = (harm[t][0] + changed, harm[t][1] + total)
     table = {str(t): {"ne_cer_reduction": [round(g, 4) for g in gains[t]],
                       "harm": round(harm[t][0] / max(harm[t][1], 1), 5)} for t in grid}

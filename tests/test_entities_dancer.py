@@ -167,6 +167,16 @@ def test_clean_text_and_low_confidence_stay_unchanged() -> None:
     assert strict.correct_text(text)[0] == text
 
 
+def test_scoring_once_and_deciding_per_threshold_matches_correct_text() -> None:
+    corrector = dancer()
+    text = "I was reading about Stien and his new horror book for children."
+    scored = corrector.score_text(text)
+    best = max(s.probability for s in scored)
+    assert corrector.apply(text, scored) == corrector.correct_text(text)
+    assert corrector.apply(text, scored, best + 1e-6)[0] == text  # above every candidate: kept
+    assert "Stine" in corrector.apply(text, scored, best)[0]
+
+
 def test_bundled_reranker_matches_the_feature_list() -> None:
     path = Path(str(default_model_dir().parent / "dancer" / "reranker.json"))
     if not path.is_file():

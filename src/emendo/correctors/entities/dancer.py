@@ -167,8 +167,8 @@ class DancerCorrector:
         self.reranker = reranker or Reranker.load()
         self.options = options
         self.lexicon = builtin_lexicon() if lexicon is None else lexicon
-        self._idf: dict[str, dict[str, float]] = {}
-        self._pool: ThreadPoolExecutor | None = None  # catalog name -> description word -> idf
+        self._idf: dict[str, dict[str, float]] = {}  # catalog name -> description word -> idf
+        self._pool: ThreadPoolExecutor | None = None
         tuned = float(self.reranker.meta.get("threshold", 0.5))
         self.threshold = options.threshold if options.threshold is not None else tuned
 
@@ -184,12 +184,22 @@ class DancerCorrector:
 
     def correct_text(self, text: str, catalog: str | None = None) -> tuple[str, list[Scored]]:
         """The corrected text and the replacements made (in text order)."""
+        return self.apply(text, self.score_text(text, catalog))
+
+    def score_text(self, text: str, catalog: str | None = None) -> list[Scored]:
+        """Every candidate of every span of ``text`` with its probability (no decision yet)."""
         name = catalog if catalog is not None and catalog in self.catalog else self.options.default_catalog
         index = self.catalog.index(name)
         if index is None or not len(index):
-            return text, []
-        scored = self.score_spans(text, index, self.dense.get(name), self.idf(name))
-        chosen = [s for s in self._choose([s for s in scored if s.probability >= self.threshold])
+            return []
+        return self.score_spans(text, index, self.dense.get(name), self.idf(name))
+
+    def apply(self, text: str, scored: Sequence[Scored], threshold: float | None = None) -> tuple[str, list[Scored]]:
+        """Replace, in ``text``, each span's best candidate whose probability reaches ``threshold``
+        (default: :attr:`threshold`), overlapping spans resolved by probability; returns the text
+        and the replacements made (in text order)."""
+        limit = self.threshold if threshold is None else threshold
+        chosen = [s for s in self._choose([s for s in scored if s.probability >= limit])
                   if s.surface != text[s.start:s.end]]
         pieces, cursor = [], 0
         for s in chosen:
