@@ -19,7 +19,12 @@ dropped are dropped.
 Example::
 
     nice python scripts/make_entity_evalset.py --out runs/entities/evalset.jsonl \\
-        --clean runs/real/speech_test.jsonl --confusable 200 --normal 100 --clean-count 100 --asr
+        --clean runs/real/speech_test.jsonl --confusable 600 --normal 200 --clean-count 150 --asr
+
+(the benchmark's set: 808 records after the pipeline's drops, 248 confusable in the test split;
+~6 minutes on 2 cores). Splits are disjoint in the entity that each utterance names; an
+entity can still appear in both splits as a sound-alike member of two groups (44 of ~2,200
+group members in the set above).
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ standardisation, threshold and how it was chosen, data counts)::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import random
 import re
@@ -107,7 +108,8 @@ def universe(size: int = 100_000, seed: int = 0) -> list[Entity]:
 
 
 def subset(entities: list[Entity], must: set[str], size: int, seed: int) -> list[int]:
-    """Row numbers of a catalog of ``size`` entities that contains every id in ``must``."""
+    """Row numbers of a catalog of ``size`` entities that contains every id in ``must`` (more than
+    ``size`` when ``must`` alone is larger)."""
     rows = [i for i, e in enumerate(entities) if e.id in must]
     rest = [i for i, e in enumerate(entities) if e.id not in must]
     random.Random(seed).shuffle(rest)
@@ -224,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--tune-sizes", default="1000,10000,100000",
                     help="catalog sizes for tuning the threshold on the real dev split ('' keeps the held-out rule)")
-    ap.add_argument("--tune-grid", default="0.2,0.25,0.3,0.35,0.4,0.45,0.5,0.55,0.6,0.65,0.7,0.75,0.8,0.85,0.9")
+    ap.add_argument("--tune-grid", default=",".join(f"{x / 100:g}" for x in range(10, 91, 5)))
     ap.add_argument("--max-harm", type=float, default=0.001,
                     help="largest share of entity-free words a tuned threshold may change")
     args = ap.parse_args(argv)
@@ -268,10 +270,7 @@ def main(argv: list[str] | None = None) -> int:
                        "positives": int(y.sum()), "utterances": len(rows),
                        "clean_sentences": len(clean), "catalog_size": len(corrector.dense["default"]),
                        "seed": args.seed, "excluded_entities": len(exclude),
-                       "options": {"dense_known_distance": args.dense_known_distance, "dense_k": args.dense_k,
-                                   "dense_distance": args.dense_distance, "dense_top": args.dense_top,
-                                   "dense_top_distance": args.dense_top_distance,
-                                   "dense_top_known_distance": args.dense_top_known_distance},
+                       "options": dataclasses.asdict(options),
                        "command": "scripts/train_dancer_reranker.py " + " ".join(argv or sys.argv[1:])}}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
