@@ -93,7 +93,7 @@ HYPORADISE_SETS = ("test_ls_clean", "test_ls_other", "test_wsj_score", "train_at
 GROUPS = ("asr-en", "htr-en", "asr-ru", "htr-ru")
 #: the product defaults (src/emendo/correctors/registry.py) at the time of writing
 REGISTRY = PRODUCT_OPTIONS
-GATE_FIELDS = ("min_confidence", "min_copy_gap", "max_relative_edit", "nbest_agreement")
+GATE_FIELDS = ("min_confidence", "min_copy_gap", "max_relative_edit", "nbest_agreement", "keep_word_count")
 DECODE_FIELDS = ("beam_size", "max_new_tokens", "min_new_tokens", "max_length_ratio", "length_slack",
                  "length_penalty", "copy_bias", "use_nbest", "banned")
 
@@ -104,6 +104,7 @@ GRID: dict[str, tuple[Any, ...]] = {
     "min_confidence": (0.0, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95),
     "max_relative_edit": (None, 0.05, 0.1, 0.15, 0.2, 0.34, 0.5),
     "nbest_agreement": ("off", "support", "exact"),
+    "keep_word_count": (False, True),
 }
 
 
@@ -399,6 +400,7 @@ class DevItem:
     gap: list[float]
     rel: list[float]
     support: list[bool]
+    same_count: list[bool]
     nbest2: bool
     nbest_norm: frozenset[str]
     cache: dict[Any, tuple[int, int, int]] = field(default_factory=dict)
@@ -409,7 +411,7 @@ def dev_item(lm: DenoisingLM, hyp: Hypothesis, works: list[_Work]) -> DevItem:
     eos = lm.model.eos_id
     nbest2 = bool(hyp.nbest) and len(hyp.nbest or ()) >= 2
     nbest_words = {x for alt in hyp.nbest or () for x in alt.split()} if nbest2 else None
-    it = DevItem(hyp, works, [], [], [], [], [], [], [], nbest2,
+    it = DevItem(hyp, works, [], [], [], [], [], [], [], [], nbest2,
                  frozenset(normalize_space(x) for x in hyp.nbest or ()) if nbest2 else frozenset())
     for w in works:
         out = normalize_space(lm.tokenizer.decode(w.out_ids or [], skip_special_tokens=True))
@@ -421,6 +423,7 @@ def dev_item(lm: DenoisingLM, hyp: Hypothesis, works: list[_Work]) -> DevItem:
         it.gap.append(w.out_logprob - w.copy_logprob)
         it.rel.append(word_edit_distance(src_words, out_words) / max(1, len(src_words)))
         it.support.append(nbest_words is None or all(x in nbest_words for x in set(out_words) - set(src_words)))
+        it.same_count.append(len(out_words) == len(src_words))
     return it
 
 
@@ -428,6 +431,7 @@ def window_ok(it: DevItem, j: int, g: dict[str, Any]) -> bool:
     return (it.changed[j] and not it.truncated[j] and it.conf[j] > g["min_confidence"]
             and (g["min_copy_gap"] is None or it.gap[j] >= g["min_copy_gap"])
             and (g["max_relative_edit"] is None or it.rel[j] <= g["max_relative_edit"])
+            and (not g["keep_word_count"] or it.same_count[j])
             and (g["nbest_agreement"] != "support" or it.support[j]))
 
 
@@ -469,6 +473,7 @@ class DevSet:
         self.s_gap = np.array([it.gap[0] for it in s], dtype=np.float64)
         self.s_rel = np.array([it.rel[0] for it in s], dtype=np.float64)
         self.s_support = np.array([it.support[0] for it in s], dtype=bool)
+        self.s_same_count = np.array([it.same_count[0] for it in s], dtype=bool)
         self.s_exact = np.array([not it.nbest2 or it.outs[0] in it.nbest_norm for it in s], dtype=bool)
         outs = self.preset.normalize_all([it.outs[0] for it in s])
         prop = _align([refs[i] for i in single], outs, task.preset)
@@ -497,6 +502,8 @@ class DevSet:
             acc &= self.s_gap >= g["min_copy_gap"]
         if g["max_relative_edit"] is not None:
             acc &= self.s_rel <= g["max_relative_edit"]
+        if g["keep_word_count"]:
+            acc &= self.s_same_count
         if g["nbest_agreement"] == "support":
             acc &= self.s_support
         elif g["nbest_agreement"] == "exact":
@@ -571,11 +578,12 @@ def tune(decoder: Decoder, dev: Task, base: DecodingOptions, grid: dict[str, tup
             raise SystemExit(f"offline gating disagrees with DenoisingLM._finish on {mismatches} dev items")
     assert dev.refs is not None and dev.before is not None
     verified = compare(dev.refs, dev.before, product, dev.preset)
-    frontier = []
+    frontier: list[dict[str, Any]] = []
     for cap in (0.0, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 1.0):
         ok = [r for r in rows if r["clean_words_changed"] <= cap]
         if ok:
-            frontier.append({"max_clean_words_changed": cap, **min(ok, key=rank)})
+            lowest: dict[str, Any] = min(ok, key=rank)
+            frontier.append({"max_clean_words_changed": cap, **lowest})
     per_mode = {}
     for mode in grid["nbest_agreement"]:
         ok = [r for r in feasible if r["nbest_agreement"] == mode]

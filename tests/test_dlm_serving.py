@@ -21,7 +21,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("tokenizers")
 
 from emendo.correctors.base import Corrector
-from emendo.correctors.dlm import DecodingOptions, DenoisingLM, word_edit_distance
+from emendo.correctors.dlm import PRODUCT_OPTIONS, DecodingOptions, DenoisingLM, word_edit_distance
 from emendo.correctors.pipeline import Pipeline
 from emendo.errors import ConfigError
 from emendo.records import Hypothesis
@@ -303,6 +303,20 @@ def test_gates_on_a_fixed_proposal(lm: DenoisingLM, monkeypatch: pytest.MonkeyPa
     assert lm.correct_detailed([h], DecodingOptions(max_relative_edit=0.2))[0].corrected != h.text
     gap = lm.correct_detailed([h], DecodingOptions(min_copy_gap=100.0))
     assert gap[0].corrected == h.text and gap[0].rejected == ("copy_gap",)
+
+
+def test_keep_word_count_passes_substitutions_only(lm: DenoisingLM, monkeypatch: pytest.MonkeyPatch) -> None:
+    edits = {"the cat sat on the mat": "the cat sad on the mat",  # substitution: passes
+             "the the dog ran": "the dog ran",  # deletion: rejected
+             "a dog ran": "a big dog ran"}  # insertion: rejected
+    monkeypatch.setattr(lm, "_run", _fake_model(lm, lambda t: edits.get(t, t)))
+    batch = [hyp(i, text) for i, text in enumerate(edits)]
+    free = lm.correct_detailed(batch, DecodingOptions())
+    assert [r.corrected for r in free] == list(edits.values())
+    kept = lm.correct_detailed(batch, DecodingOptions(keep_word_count=True))
+    assert [r.corrected for r in kept] == ["the cat sad on the mat", "the the dog ran", "a dog ran"]
+    assert [r.rejected for r in kept] == [(), ("word_count",), ("word_count",)]
+    assert PRODUCT_OPTIONS.keep_word_count
 
 
 def test_banned_words_and_withheld_nbest(lm: DenoisingLM, monkeypatch: pytest.MonkeyPatch) -> None:
