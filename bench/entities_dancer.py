@@ -162,6 +162,8 @@ def markdown(report: dict[str, Any]) -> str:
                            ("clean_extra", "more clean text")):
             for name in ("pednec", "dancer"):
                 c = res[key][name]
+                if not res[key]["n"]:
+                    continue
                 lat = f"{c['p50_ms']:.2f} | {c['p99_ms']:.2f}"
                 lines.append(f"| {label} (n={res[key]['n']}) | {name} | {c['words_changed']}/{c['words']} "
                              f"({100 * c['share']:.2f}%) | {c['sentences_changed']} | {lat} |")
