@@ -74,6 +74,22 @@ def confusable_ne_cer(records: list[dict[str, Any]], corrector: PedNecCorrector 
                          [record_spans(r) for r in recs]).ne_cer
 
 
+def reduction_interval(refs: list[str], spans: list[Any], base: list[str], new: list[str],
+                       resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """95% bootstrap interval (utterances resampled) of the relative NE-CER reduction of ``new``
+    over ``base``: how far the figure could move on another draw of as many utterances."""
+    def errors(outputs: list[str]) -> np.ndarray:
+        return np.array([entity_scores([r], [o], [s]).ne_char_errors
+                         for r, o, s in zip(refs, outputs, spans, strict=True)], dtype=np.float64)
+    b, n = errors(base), errors(new)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(refs), size=(resamples, len(refs)))
+    bs, ns = b[idx].sum(axis=1), n[idx].sum(axis=1)
+    rel = np.where(bs > 0, (bs - ns) / np.maximum(bs, 1e-9), 0.0)
+    low, high = np.percentile(rel, [2.5, 97.5])
+    return float(low), float(high)
+
+
 def _reduction(pednec: float, dancer: float) -> dict[str, float]:
     return {"pednec": pednec, "dancer": dancer, "reduction": (pednec - dancer) / pednec if pednec else 0.0}
 
@@ -120,9 +136,12 @@ def evaluate(records: list[dict[str, Any]], correctors: dict[str, Any], extra: l
         refs, hyps = [r["text"] for r in recs], [r["hyp"] for r in recs]
         spans = [record_spans(r) for r in recs]
         result[kind] = {"n": len(recs), "asr": entity_scores(refs, hyps, spans).to_dict()}
+        outs: dict[str, list[str]] = {}
         for name, corrector in correctors.items():
-            outputs, lat = timed(corrector, hyps, warm, passes)
-            result[kind][name] = {**entity_scores(refs, outputs, spans, inputs=hyps).to_dict(), **lat}
+            outs[name], lat = timed(corrector, hyps, warm, passes)
+            result[kind][name] = {**entity_scores(refs, outs[name], spans, inputs=hyps).to_dict(), **lat}
+        if recs:
+            result[kind]["reduction_interval"] = reduction_interval(refs, spans, outs["pednec"], outs["dancer"])
     sets = {"clean": [r["text"] for r in records if r["kind"] == "clean"],
             "clean_asr": [r["hyp"] for r in records if r["kind"] == "clean"], "clean_extra": extra}
     for key, clean in sets.items():
@@ -170,7 +189,10 @@ def markdown(report: dict[str, Any]) -> str:
         conf = res["confusable"]
         base = conf["pednec"]["ne_cer"]
         rel = (base - conf["dancer"]["ne_cer"]) / base if base else 0.0
-        lines += ["", f"DANCER NE-CER vs PED-NEC on the confusable set: {100 * rel:+.1f}% relative reduction.", ""]
+        ci = conf.get("reduction_interval")
+        interval = f" (95% bootstrap interval over utterances {100 * ci[0]:.1f} to {100 * ci[1]:.1f}%)" if ci else ""
+        lines += ["", f"DANCER NE-CER vs PED-NEC on the confusable set: {100 * rel:+.1f}% relative reduction"
+                  f"{interval}.", ""]
     lines += _draws(report) + _targets(report)
     return "\n".join(lines) + "\n"
 
