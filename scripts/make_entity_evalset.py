@@ -168,6 +168,22 @@ def run_asr(records: list[dict[str, Any]], out: Path, seed: int) -> list[dict[st
     return out_records
 
 
+def merge(parts: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Concatenate evaluation sets built with different seeds: a later part's records about an
+    entity (or clean sentence) that an earlier part already has are dropped, ids get the part's
+    number as a prefix. Splits stay consistent: they hash the entity's group, not the build."""
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for n, records in enumerate(parts):
+        for r in records:
+            key = r["spans"][0]["entity_id"] if r["spans"] else "clean:" + r["text"]
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append({**r, "id": r["id"] if n == 0 else f"p{n}-{r['id']}"})
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="output JSONL")
@@ -179,12 +195,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--test-share", type=float, default=0.5)
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--asr", action="store_true", help="pass the texts through TTS->ASR (emendo synth speech)")
+    ap.add_argument("--merge", nargs="+", metavar="JSONL",
+                    help="instead of building: merge sets built with different seeds (see merge()) into --out")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    records = build(args)
-    if args.asr:
-        records = run_asr(records, out, args.seed)
+    if args.merge:
+        records = merge([[json.loads(line) for line in Path(p).read_text().splitlines() if line.strip()]
+                         for p in args.merge])
+    else:
+        records = build(args)
+        if args.asr:
+            records = run_asr(records, out, args.seed)
     with out.open("w", encoding="utf-8") as fh:
         for r in records:
             fh.write(json.dumps(r, ensure_ascii=False) + "\n")

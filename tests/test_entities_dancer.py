@@ -269,3 +269,20 @@ def test_the_entities_nearest_to_the_utterance_may_sound_further_off() -> None:
     assert DancerOptions().max_distance < features["distance"] <= 0.5
     assert features["dense_rank"] < np.log1p(DancerOptions().dense_k)  # ranked among the nearest
     assert set(strict) <= set(loose)
+
+
+def test_evaluation_sets_built_with_other_seeds_merge_without_repeating_an_entity() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from make_entity_evalset import merge
+
+    def rec(rid: str, entity: str | None, text: str, split: str = "dev") -> dict[str, object]:
+        spans = [{"start": 0, "end": 1, "entity_id": entity, "surface": "x"}] if entity else []
+        return {"id": rid, "kind": "confusable" if entity else "clean", "text": text, "spans": spans,
+                "group": [entity] if entity else [], "split": split}
+
+    first = [rec("conf-0000", "e:1", "about e1"), rec("clean-0001", None, "a clean one")]
+    second = [rec("conf-0000", "e:1", "e1 again"), rec("conf-0001", "e:2", "about e2", "test"),
+              rec("clean-0002", None, "a clean one"), rec("clean-0003", None, "another clean one")]
+    merged = merge([first, second])
+    assert [r["id"] for r in merged] == ["conf-0000", "clean-0001", "p1-conf-0001", "p1-clean-0003"]
+    assert merged[2]["split"] == "test"  # a record keeps the split its entity's group hashes to
