@@ -305,6 +305,36 @@ def test_pocketsphinx_nbest_and_posteriors():
     assert "heaven" in h.texts[0] or "earth" in h.texts[0]
 
 
+def test_pocketsphinx_skips_empty_nbest_entries():
+    """The decoder's n-best iterator can yield None; transcribe() must skip it, not crash the run."""
+    from types import SimpleNamespace
+
+    from emendo.synth.asr import PocketsphinxASR
+
+    class FakeDecoder:
+        def start_utt(self) -> None: ...
+        def process_raw(self, pcm: bytes, full_utt: bool) -> None: ...
+        def end_utt(self) -> None: ...
+        def get_prob(self) -> None: ...
+
+        def hyp(self) -> SimpleNamespace:
+            return SimpleNamespace(hypstr="the cat", score=-10)
+
+        def seg(self) -> list[SimpleNamespace]:
+            return [SimpleNamespace(word="<s>", prob=1.0), SimpleNamespace(word="the", prob=0.9),
+                    SimpleNamespace(word="cat(2)", prob=0.8)]
+
+        def nbest(self) -> list[SimpleNamespace | None]:
+            return [SimpleNamespace(hypstr="the cat", score=-10), None, SimpleNamespace(hypstr="", score=-11),
+                    SimpleNamespace(hypstr="a cat", score=-12)]
+
+    asr = object.__new__(PocketsphinxASR)
+    asr.nbest, asr.decoder = 5, FakeDecoder()
+    h = asr.transcribe(np.zeros(1600))
+    assert h.texts == ["the cat", "a cat"] and h.scores == [-10.0, -12.0]
+    assert h.words == [("the", 0.9), ("cat", 0.8)]
+
+
 def _write_input(path: Path) -> Path:
     lines = [json.dumps({"id": f"s{i}", "text": t, "source": "test", "licence": "public domain"})
              for i, t in enumerate(SENTENCES)]

@@ -366,7 +366,8 @@ class PocketsphinxASR:
         for k, h in enumerate(d.nbest()):
             if k >= 4 * self.nbest or len(texts) >= self.nbest:
                 break
-            if h.hypstr and h.hypstr not in texts:
+            # the n-best iterator can yield None (seen on a 1,200-utterance run): skip it
+            if h is not None and h.hypstr and h.hypstr not in texts:
                 texts.append(h.hypstr)
                 scores.append(float(h.score))
         return AsrHypotheses(texts, scores, words, {"packed": 1})
