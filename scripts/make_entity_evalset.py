@@ -21,10 +21,12 @@ Example::
     nice python scripts/make_entity_evalset.py --out runs/entities/evalset.jsonl \\
         --clean runs/real/speech_test.jsonl --confusable 600 --normal 200 --clean-count 150 --asr
 
-(the benchmark's set: 808 records after the pipeline's drops, 248 confusable in the test split;
-~6 minutes on 2 cores). Splits are disjoint in the entity that each utterance names; an
-entity can still appear in both splits as a sound-alike member of two groups (44 of ~2,200
-group members in the set above).
+(808 records after the pipeline's drops, ~6 minutes on 2 cores). The benchmark's set merges
+that build with a second one (``--seed 14 --confusable 900 --normal 200 --clean-count 100``,
+then ``--merge first.jsonl second.jsonl --out runs/entities/evalset.jsonl``): 1,793 records,
+622 confusable in the test split. Splits are disjoint in the entity that each utterance
+names; an entity can still appear in both splits as a sound-alike member of two groups (233
+of ~5,100 group members in the merged set).
 """
 
 from __future__ import annotations
