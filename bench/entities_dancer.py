@@ -3,7 +3,10 @@
 For each catalog size the catalog holds every entity of the evaluation groups (the true
 entities and their sound-alikes) plus a deterministic sample of the other built-in entities
 (topped up with synthetic fillers at 100k; see ``scripts/train_dancer_reranker.py``
-``universe``). Inputs are the real TTS->ASR hypotheses of ``scripts/make_entity_evalset.py``;
+``universe``). When the groups alone do not fit a size (1k with the full evaluation set), the
+utterances are split into consecutive parts whose groups fill at most 3/4 of it, and each part
+is corrected with its own catalog of that size; scores are over all parts together.
+Inputs are the real TTS->ASR hypotheses of ``scripts/make_entity_evalset.py``;
 entity-free ``clean`` sentences are fed both as their clean text and as their ASR output to
 measure harm (words changed); ``--clean-extra`` adds a larger entity-free set (sentences
 not used in training: the reranker's negatives come from ``speech_train``). Latency is
@@ -25,12 +28,14 @@ Writes ``bench/results/entities_dancer.{json,md}``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
 import random
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +43,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from make_entity_evalset import clean_sentences
-from train_dancer_reranker import make_corrector, subset, universe
+from train_dancer_reranker import make_corrector, parts_for, subset, universe
 
 from emendo.correctors.entities.dancer import DancerCorrector, Reranker
 from emendo.correctors.entities.embed import SentenceEmbedder
@@ -68,10 +73,21 @@ def build(entities: list[Entity], matrix: np.ndarray, embedder: SentenceEmbedder
     return {"pednec": PedNecCorrector(dancer.catalog), "dancer": dancer}
 
 
-def confusable_ne_cer(records: list[dict[str, Any]], corrector: PedNecCorrector | DancerCorrector) -> float:
-    recs = [r for r in records if r["kind"] == "confusable"]
-    return entity_scores([r["text"] for r in recs], [corrector.correct_text(r["hyp"])[0] for r in recs],
-                         [record_spans(r) for r in recs]).ne_cer
+Maker = Callable[[set[str]], dict[str, Any]]  # entity ids that must be in the catalog -> correctors
+
+
+def confusable_ne_cer(parts: list[list[dict[str, Any]]], make: Maker) -> dict[str, float]:
+    """NE-CER of each system on the confusable records, each part corrected with its own catalog."""
+    recs: list[dict[str, Any]] = []
+    outs: dict[str, list[str]] = {"pednec": [], "dancer": []}
+    for part in parts:
+        correctors = make({eid for r in part for eid in r["group"]})
+        conf = [r for r in part if r["kind"] == "confusable"]
+        recs += conf
+        for name in outs:
+            outs[name] += [correctors[name].correct_text(r["hyp"])[0] for r in conf]
+    refs, spans = [r["text"] for r in recs], [record_spans(r) for r in recs]
+    return {name: entity_scores(refs, got, spans).ne_cer for name, got in outs.items()}
 
 
 def reduction_interval(refs: list[str], spans: list[Any], base: list[str], new: list[str],
@@ -107,13 +123,12 @@ def forget(corrector: PedNecCorrector | DancerCorrector) -> None:
 
 
 def timed(corrector: PedNecCorrector | DancerCorrector, texts: list[str], warm: list[str],
-          passes: int) -> tuple[list[str], dict[str, Any]]:
-    """Outputs and latency over ``passes`` passes. Before each, the memos are emptied and the
-    corrector handles ``warm`` (other utterances, untimed), so every pass sees a worker in steady
-    state that has not seen these texts; p50/p99 are the medians over passes (this machine's
-    speed varies from minute to minute), the per-pass values are kept."""
+          passes: int) -> tuple[list[str], list[list[float]]]:
+    """Outputs and per-pass latencies (ms) over ``passes`` passes. Before each, the memos are
+    emptied and the corrector handles ``warm`` (other utterances, untimed), so every pass sees a
+    worker in steady state that has not seen these texts."""
     outputs: list[str] = []
-    p50s, p99s = [], []
+    per_pass = []
     for _ in range(passes):
         forget(corrector)
         for text in warm:
@@ -122,36 +137,65 @@ def timed(corrector: PedNecCorrector | DancerCorrector, texts: list[str], warm: 
         if outputs and got != outputs:
             raise RuntimeError("a corrector gave different outputs on two passes")
         outputs = got
-        p50s.append(float(np.percentile(ms, 50)))
-        p99s.append(float(np.percentile(ms, 99)))
-    return outputs, {"p50_ms": float(np.median(p50s)), "p99_ms": float(np.median(p99s)),
-                     "p50_passes": p50s, "p99_passes": p99s}
+        per_pass.append(ms)
+    return outputs, per_pass
 
 
-def evaluate(records: list[dict[str, Any]], correctors: dict[str, Any], extra: list[str], warm: list[str],
-             passes: int) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for kind in ("confusable", "normal"):
-        recs = [r for r in records if r["kind"] == kind]
-        refs, hyps = [r["text"] for r in recs], [r["hyp"] for r in recs]
-        spans = [record_spans(r) for r in recs]
-        result[kind] = {"n": len(recs), "asr": entity_scores(refs, hyps, spans).to_dict()}
-        outs: dict[str, list[str]] = {}
-        for name, corrector in correctors.items():
-            outs[name], lat = timed(corrector, hyps, warm, passes)
-            result[kind][name] = {**entity_scores(refs, outs[name], spans, inputs=hyps).to_dict(), **lat}
-        if recs:
-            result[kind]["reduction_interval"] = reduction_interval(refs, spans, outs["pednec"], outs["dancer"])
+def latency(per_pass: list[list[float]]) -> dict[str, Any]:
+    """p50/p99 as the medians over passes (this machine's speed varies from minute to minute),
+    with the per-pass values."""
+    p50s = [float(np.percentile(ms, 50)) for ms in per_pass if ms]
+    p99s = [float(np.percentile(ms, 99)) for ms in per_pass if ms]
+    if not p50s:
+        return {}
+    return {"p50_ms": float(np.median(p50s)), "p99_ms": float(np.median(p99s)), "p50_passes": p50s,
+            "p99_passes": p99s}
+
+
+def evaluate(parts: list[list[dict[str, Any]]], make: Maker, extra: list[str],
+             warm: list[str], passes: int) -> dict[str, Any]:
+    """Scores, harm and latency; each part of the records is corrected with the catalog ``make``
+    builds for its entity groups (the entity-free sets with the first part's)."""
+    kinds, systems = ("confusable", "normal"), ("pednec", "dancer")
+    recs: dict[str, list[dict[str, Any]]] = {k: [] for k in kinds}
+    outs: dict[str, dict[str, list[str]]] = {k: {name: [] for name in systems} for k in kinds}
+    ms: dict[str, dict[str, list[list[float]]]] = {k: {name: [[] for _ in range(passes)] for name in systems}
+                                                   for k in kinds}
+    first: dict[str, Any] | None = None
+    for part in parts:
+        correctors = make({eid for r in part for eid in r["group"]})
+        first = first or correctors
+        for kind in kinds:
+            part_recs = [r for r in part if r["kind"] == kind]
+            recs[kind] += part_recs
+            for name in systems:
+                got, per_pass = timed(correctors[name], [r["hyp"] for r in part_recs], warm, passes)
+                outs[kind][name] += got
+                for values, more in zip(ms[kind][name], per_pass, strict=True):
+                    values += more
+    result: dict[str, Any] = {"parts": len(parts)}
+    for kind in kinds:
+        refs, hyps = [r["text"] for r in recs[kind]], [r["hyp"] for r in recs[kind]]
+        spans = [record_spans(r) for r in recs[kind]]
+        result[kind] = {"n": len(hyps), "asr": entity_scores(refs, hyps, spans).to_dict()}
+        for name in systems:
+            result[kind][name] = {**entity_scores(refs, outs[kind][name], spans, inputs=hyps).to_dict(),
+                                  **latency(ms[kind][name])}
+        if hyps:
+            result[kind]["reduction_interval"] = reduction_interval(refs, spans, outs[kind]["pednec"],
+                                                                    outs[kind]["dancer"])
+    records = [r for part in parts for r in part]
     sets = {"clean": [r["text"] for r in records if r["kind"] == "clean"],
             "clean_asr": [r["hyp"] for r in records if r["kind"] == "clean"], "clean_extra": extra}
+    assert first is not None
     for key, clean in sets.items():
         result[key] = {"n": len(clean)}
-        for name, corrector in correctors.items():
-            outputs, ms = run(corrector, clean)
+        for name in systems:
+            outputs, times = run(first[name], clean)
             changed, total = words_changed(clean, outputs)
             result[key][name] = {"words_changed": changed, "words": total, "share": changed / max(total, 1),
                                  "sentences_changed": sum(a != b for a, b in zip(clean, outputs, strict=True)),
-                                 **_lat(ms)}
+                                 **_lat(times)}
     return result
 
 
@@ -165,6 +209,9 @@ def markdown(report: dict[str, Any]) -> str:
     for size, res in report["results"].items():
         actual = res.get("entities", int(size))
         held = f"; {actual:,} entities: every one of the evaluation groups" if actual > int(size) else ""
+        if res.get("parts", 1) > 1:
+            held = (f"; the utterances in {res['parts']} parts, each corrected with a catalog of its groups' "
+                    "entities and other entities")
         lines += [f"## Catalog {size} entities (build {res['build_s']:.1f} s{held})", "",
                   "| set | system | recall | precision | NE-CER | WER | p50 ms | p99 ms |",
                   "| --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -274,27 +321,31 @@ def main(argv: list[str] | None = None) -> int:
     entities = universe(max(sizes))
     embedder = SentenceEmbedder()
     matrix = DenseIndex.embeddings(entities, embedder, cache_dir=args.cache)
-    must = {eid for r in records for eid in r["group"]}
     report: dict[str, Any] = {"evalset": args.evalset, "split": args.split, "sizes": sizes, "results": {},
                               "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                                          f"load average before {os.getloadavg()}; memory allocator: {allocator}"}
     draws = [int(x) for x in args.catalog_seeds.split(",") if x.strip()]
     for size in sizes:
-        t = time.perf_counter()
-        rows = subset(entities, must, size, args.seed)
-        correctors = build(entities, matrix, embedder, rows)
-        for corrector in correctors.values():  # one-off per catalog (DANCER's idf table): not a request's latency
-            corrector.correct_text("warm up")
-        build_s = time.perf_counter() - t
-        report["results"][str(size)] = {"build_s": build_s, "entities": len(rows),
-                                        **evaluate(records, correctors, extra, warm, args.passes)}
-        conf = report["results"][str(size)]["confusable"]
-        report["results"][str(size)]["draws"] = {str(args.seed): _reduction(conf["pednec"]["ne_cer"],
-                                                                            conf["dancer"]["ne_cer"])}
+        parts = parts_for(records, size)
+        build_times: list[float] = []
+
+        def make(groups: set[str], seed: int = args.seed, size: int = size,
+                 times: list[float] = build_times) -> dict[str, Any]:
+            t = time.perf_counter()
+            correctors = build(entities, matrix, embedder, subset(entities, groups, size, seed))
+            for corrector in correctors.values():  # one-off per catalog (DANCER's idf table): not a request's latency
+                corrector.correct_text("warm up")
+            times.append(time.perf_counter() - t)
+            return correctors
+
+        catalog = len(subset(entities, {eid for r in parts[0] for eid in r["group"]}, size, args.seed))
+        res = report["results"][str(size)] = {"entities": catalog, **evaluate(parts, make, extra, warm, args.passes)}
+        res["build_s"] = build_times[0]
+        res["draws"] = {str(args.seed): _reduction(res["confusable"]["pednec"]["ne_cer"],
+                                                   res["confusable"]["dancer"]["ne_cer"])}
         for seed in draws:
-            other = build(entities, matrix, embedder, subset(entities, must, size, seed))
-            ne = {name: confusable_ne_cer(records, other[name]) for name in ("pednec", "dancer")}
-            report["results"][str(size)]["draws"][str(seed)] = _reduction(ne["pednec"], ne["dancer"])
+            ne = confusable_ne_cer(parts, functools.partial(make, seed=seed))
+            res["draws"][str(seed)] = _reduction(ne["pednec"], ne["dancer"])
         print(f"catalog {size}: done", flush=True)
     report["machine"] += f"; load average after {os.getloadavg()}"
     out = Path(args.out)

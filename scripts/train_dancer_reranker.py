@@ -48,12 +48,12 @@ from make_entity_evalset import (
 )
 
 from emendo.correctors.entities.catalog import Catalog, builtin_catalog_files, read_catalog_file
-from emendo.correctors.entities.dancer import FEATURES, DancerCorrector, DancerOptions, Reranker
+from emendo.correctors.entities.dancer import FEATURES, DancerCorrector, DancerOptions, Reranker, Scored
 from emendo.correctors.entities.embed import SentenceEmbedder
 from emendo.correctors.entities.pednec import PedNecCorrector
 from emendo.correctors.entities.retrieval import DenseIndex, Embedder
 from emendo.correctors.entities.types import Entity
-from emendo.eval.entities import entity_scores, project, record_spans, words_changed
+from emendo.eval.entities import EntitySpan, entity_scores, project, record_spans, words_changed
 
 _SWAPS = (("ph", "f"), ("c", "k"), ("k", "c"), ("s", "z"), ("z", "s"), ("ee", "i"), ("ou", "u"), ("th", "t"),
           ("y", "i"), ("i", "y"), ("a", "e"), ("e", "a"), ("o", "a"), ("w", "v"), ("v", "w"), ("sh", "ch"),
@@ -114,6 +114,25 @@ def subset(entities: list[Entity], must: set[str], size: int, seed: int) -> list
     rest = [i for i, e in enumerate(entities) if e.id not in must]
     random.Random(seed).shuffle(rest)
     return sorted(rows + rest[:max(0, size - len(rows))])
+
+
+def parts_for(records: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
+    """The records in one part when all their entity groups fit in a catalog of ``size``; else in
+    consecutive parts whose groups fill at most 3/4 of such a catalog (the rest: other entities),
+    each corrected with its own catalog. Records without a group go with the first part."""
+    if len({eid for r in records for eid in r["group"]}) <= size:
+        return [records]
+    parts: list[list[dict[str, Any]]] = [[]]
+    held: set[str] = set()
+    for r in (r for r in records if r["group"]):
+        grown = held | set(r["group"])
+        if parts[-1] and len(grown) > 0.75 * size:
+            parts.append([])
+            grown = set(r["group"])
+        parts[-1].append(r)
+        held = grown
+    parts[0] += [r for r in records if not r["group"]]
+    return parts
 
 
 def make_corrector(entities: list[Entity], embedder: Embedder, matrix: np.ndarray | None = None,
@@ -288,27 +307,39 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
     most ``max_harm`` of the words of entity-free sentences; ties go to the higher threshold."""
     records = [r for r in records if r["split"] == "dev" and "hyp" in r]
     confusable = [r for r in records if r["kind"] == "confusable"]
-    refs, hyps = [r["text"] for r in confusable], [r["hyp"] for r in confusable]
-    spans = [record_spans(r) for r in confusable]
     entity_free = sorted({*clean, *(r["text"] for r in records if r["kind"] == "clean"),
                           *(r["hyp"] for r in records if r["kind"] == "clean")})
-    must = {eid for r in records for eid in r["group"]}
     gains: dict[float, list[float]] = {t: [] for t in grid}
     harm: dict[float, tuple[int, int]] = {t: (0, 0) for t in grid}
     for size in sizes:
-        rows = subset(entities, must, size, seed)
-        corrector = make_corrector([entities[i] for i in rows], embedder, matrix[rows], reranker=reranker,
-                                   options=options)
-        pednec = PedNecCorrector(corrector.catalog)
-        base = entity_scores(refs, [pednec.correct_text(h)[0] for h in hyps], spans).ne_cer
-        # scoring does not depend on the threshold: score once, decide per grid value
-        scored_hyps = [corrector.score_text(h) for h in hyps]
-        scored_free = [corrector.score_text(x) for x in entity_free]
+        # as the benchmark does: parts of the utterances when their groups do not fit one catalog
+        refs: list[str] = []
+        spans: list[list[EntitySpan]] = []
+        hyps: list[str] = []
+        base_outputs: list[str] = []
+        scored_hyps: list[list[Scored]] = []
+        scored_free: list[list[Scored]] = []
+        first: DancerCorrector | None = None
+        for part in parts_for(confusable, size):
+            rows = subset(entities, {eid for r in part for eid in r["group"]}, size, seed)
+            corrector = make_corrector([entities[i] for i in rows], embedder, matrix[rows], reranker=reranker,
+                                       options=options)
+            first = first or corrector
+            pednec = PedNecCorrector(corrector.catalog)
+            refs += [r["text"] for r in part]
+            spans += [record_spans(r) for r in part]
+            hyps += [r["hyp"] for r in part]
+            base_outputs += [pednec.correct_text(r["hyp"])[0] for r in part]
+            # scoring does not depend on the threshold: score once, decide per grid value
+            scored_hyps += [corrector.score_text(r["hyp"]) for r in part]
+        assert first is not None
+        scored_free = [first.score_text(x) for x in entity_free]
+        base = entity_scores(refs, base_outputs, spans).ne_cer
         for t in grid:
-            got = entity_scores(refs, [corrector.apply(h, s, t)[0] for h, s in zip(hyps, scored_hyps, strict=True)],
+            got = entity_scores(refs, [first.apply(h, s, t)[0] for h, s in zip(hyps, scored_hyps, strict=True)],
                                 spans).ne_cer
             gains[t].append((base - got) / base if base else 0.0)
-            changed, total = words_changed(entity_free, [corrector.apply(x, s, t)[0]
+            changed, total = words_changed(entity_free, [first.apply(x, s, t)[0]
                                                          for x, s in zip(entity_free, scored_free, strict=True)])
             harm[t] = (harm[t][0] + changed, harm[t][1] + total)
     table = {str(t): {"ne_cer_reduction": [round(g, 4) for g in gains[t]],

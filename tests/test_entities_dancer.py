@@ -286,3 +286,14 @@ def test_evaluation_sets_built_with_other_seeds_merge_without_repeating_an_entit
     merged = merge([first, second])
     assert [r["id"] for r in merged] == ["conf-0000", "clean-0001", "p1-conf-0001", "p1-clean-0003"]
     assert merged[2]["split"] == "test"  # a record keeps the split its entity's group hashes to
+
+
+def test_utterances_whose_groups_overflow_a_catalog_are_split_into_parts() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from train_dancer_reranker import parts_for
+
+    records = [{"id": i, "group": [f"e:{i}a", f"e:{i}b", f"e:{i}c"]} for i in range(10)]
+    records.append({"id": "clean", "group": []})
+    assert parts_for(records, 100) == [records]  # 30 group entities fit one catalog
+    parts = parts_for(records, 12)  # at most 9 group entities (3/4 of 12) per part
+    assert [[r["id"] for r in p] for p in parts] == [[0, 1, 2, "clean"], [3, 4, 5], [6, 7, 8], [9]]
