@@ -74,7 +74,7 @@ class DancerOptions:
     dense_distance: float = 0.4
     # spans of known lower-case words (which PED-NEC never touches) may still take an entity that
     # the utterance's context retrieved (dense_k) when it sounds this close: ASR often writes a
-    # name as ordinary words ("fear" for Fier). On the evaluation set's dev split, 0.2 lowered
+    # name as ordinary words ("fear" for Fier). On the first evaluation set's dev split, 0.2 lowered
     # DANCER's NE-CER at 1k and 10k entities (0.438 -> 0.431, 0.451 -> 0.445), left 100k
     # unchanged and changed no word of 3,858 entity-free ones; it costs an embedding on every
     # sentence (0 switches it off).
@@ -82,7 +82,7 @@ class DancerOptions:
     # the ``dense_top`` entities nearest to the utterance are trusted more: they may sound up to
     # ``dense_top_distance`` from a gated span and ``dense_top_known_distance`` from a span of known
     # words, two or more (ASR writes "Vespasian" as "best posh and" while the sentence quotes its
-    # description). With the scorer retrained on the candidates this admits, the real dev split's
+    # description). With the scorer retrained on the candidates this admits, the first set's real dev split's
     # mean NE-CER reduction over PED-NEC at 1k/10k/100k entities rose from 11.8% to 13.3%
     dense_top: int = 3
     dense_top_distance: float = 0.5
