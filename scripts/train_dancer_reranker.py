@@ -318,7 +318,6 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
         hyps: list[str] = []
         base_outputs: list[str] = []
         scored_hyps: list[list[Scored]] = []
-        scored_free: list[list[Scored]] = []
         first: DancerCorrector | None = None
         for part in parts_for(confusable, size):
             rows = subset(entities, {eid for r in part for eid in r["group"]}, size, seed)
