@@ -242,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dense-top", type=int, default=DancerOptions().dense_top)
     ap.add_argument("--dense-top-distance", type=float, default=DancerOptions().dense_top_distance)
     ap.add_argument("--dense-top-known-distance", type=float, default=DancerOptions().dense_top_known_distance)
+    ap.add_argument("--dense-top-word-distance", type=float, default=DancerOptions().dense_top_word_distance)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--tune-sizes", default="1000,10000,100000",
                     help="catalog sizes for tuning the threshold on the real dev split ('' keeps the held-out rule)")
@@ -258,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     options = DancerOptions(dense_known_distance=args.dense_known_distance, dense_k=args.dense_k,
                             dense_distance=args.dense_distance, dense_top=args.dense_top,
                             dense_top_distance=args.dense_top_distance,
-                            dense_top_known_distance=args.dense_top_known_distance)
+                            dense_top_known_distance=args.dense_top_known_distance,
+                            dense_top_word_distance=args.dense_top_word_distance)
     corrector = make_corrector(universe(args.catalog_size), embedder, cache_dir=args.cache, options=options)
     rows, clean = examples(corrector, args, exclude, rng)
     if args.real:

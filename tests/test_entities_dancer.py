@@ -297,3 +297,42 @@ def test_utterances_whose_groups_overflow_a_catalog_are_split_into_parts() -> No
     assert parts_for(records, 100) == [records]  # 30 group entities fit one catalog
     parts = parts_for(records, 12)  # at most 9 group entities (3/4 of 12) per part
     assert [[r["id"] for r in p] for p in parts] == [[0, 1, 2, "clean"], [3, 4, 5], [6, 7, 8], [9]]
+
+
+def test_only_the_longest_catalog_names_of_min_chars_shield_the_spans_around_them() -> None:
+    entities = [Entity("c:b", "Baro", description="city in Nigeria"),
+                Entity("c:bd", "Baroda", description="city in India"),
+                Entity("s:al", "Alabama", aliases=("AL",), description="state of the United States"),
+                Entity("c:ak", "Al Khurmah", description="city in Saudi Arabia")]
+    catalog = Catalog()
+    for e in entities:
+        catalog.upsert(e)
+    corrector = DancerCorrector(catalog, BagOfWords(), {}, reranker=reranker(), lexicon=LEXICON | {"al", "da"})
+    index = catalog.index("default")
+    assert index is not None
+    text = "we sailed to baro da and al kerma"
+    spans = {text[s[2]:s[3]] for s in corrector._spans(text, index)}
+    # "baro da" names Baroda and holds "baro" (Baro): the longer name is the unit, scored itself
+    assert "baro da" in spans and "baro" not in spans and "to baro da" not in spans
+    # "al" names Alabama but is shorter than min_chars: "al kerma" stays open for Al Khurmah
+    assert "al kerma" in spans
+
+
+def test_one_known_word_takes_the_nearest_entities_only_within_its_own_limit() -> None:
+    entities = [*ENTITIES, Entity("p:3", "Natta", description="Italian chemist known for his work on polymers")]
+    catalog = Catalog()
+    for e in entities:
+        catalog.upsert(e)
+    embedder = BagOfWords()
+    text = "I was reading about natter the Italian chemist known for work on polymers"
+
+    def pairs(options: DancerOptions) -> set[tuple[str, str]]:
+        corrector = DancerCorrector(catalog, embedder, {"default": DenseIndex.build(entities, embedder)},
+                                    reranker=reranker(), options=options, lexicon=LEXICON | {"natter"})
+        return {(text[s.start:s.end], s.entity.id) for s in corrector.score_text(text)}
+
+    assert ("natter", "p:3") not in pairs(DancerOptions(dense_top=3, dense_top_word_distance=0.0))
+    assert ("natter", "p:3") in pairs(DancerOptions(dense_top=3, dense_top_word_distance=0.4))
+    # a limit above the spelling weight no longer trips the C-speed spelling pre-filter's range check
+    assert ("natter", "p:3") in pairs(DancerOptions(dense_top=3, dense_top_distance=0.6,
+                                                    dense_top_known_distance=0.6, dense_top_word_distance=0.6))
