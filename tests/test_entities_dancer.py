@@ -336,3 +336,22 @@ def test_one_known_word_takes_the_nearest_entities_only_within_its_own_limit() -
     # a limit above the spelling weight no longer trips the C-speed spelling pre-filter's range check
     assert ("natter", "p:3") in pairs(DancerOptions(dense_top=3, dense_top_distance=0.6,
                                                     dense_top_known_distance=0.6, dense_top_word_distance=0.6))
+
+
+def test_the_dense_forms_distance_bound_never_exceeds_the_exact_distance() -> None:
+    from emendo.correctors.entities.dancer import _distance_bounds
+    from emendo.correctors.entities.index import bounded_distance, cached_fold
+    from emendo.correctors.entities.phonetic import phonetic_keys
+
+    spans = ["the kuo", "natter", "best posh and", "marsella", "a", "sudan", "москве", "tokio"]
+    forms = ["Tokyo", "Tokio", "Natta", "Vespasian", "Marseille", "Marsala", "Soudan", "Москва", "Edo", "Kore"]
+    bounds = _distance_bounds(spans, [cached_fold(f) for f in forms], forms)
+    assert bounds.shape == (len(spans), len(forms))
+    for i, span in enumerate(spans):
+        for j, form in enumerate(forms):
+            exact = bounded_distance(cached_fold(span), phonetic_keys(span), form, 1.0)
+            assert exact is not None
+            assert bounds[i, j] <= exact + 1e-6, (span, form)
+    assert bounds[spans.index("tokio"), forms.index("Tokio")] == 0.0
+    # tight enough to prune: far pairs get a bound well above the strict limits
+    assert bounds[spans.index("natter"), forms.index("Москва")] > 0.5

@@ -43,7 +43,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from emendo.correctors.entities.catalog import Catalog
-from emendo.correctors.entities.index import Candidate, EntityIndex, bounded_distance, cached_fold
+from emendo.correctors.entities.index import Candidate, EntityIndex, bounded_distance, cached_fold, class_key
 from emendo.correctors.entities.pednec import builtin_lexicon, tokenize
 from emendo.correctors.entities.phonetic import DEFAULT_WEIGHTS, phonetic_keys
 from emendo.correctors.entities.retrieval import DenseIndex, Embedder, FloatArray
@@ -251,12 +251,12 @@ class DancerCorrector:
         overlaps = {where: {c.entity.id: _overlap(c.entity.description, contexts[where], idf) for c in found}
                     for where, found in phonetic.items()}
         query, nearest = pending.result() if pending is not None else self._retrieve(text, dense)
-        dense_hits = _DenseForms(nearest)
+        known_open = bool(nearest) and self._known_spans_open()
+        looked = [s for s in spans if s[6] or known_open]
+        dense_hits = _DenseForms(nearest, [text[s[2]:s[3]] for s in looked])
         out: list[Scored] = []
-        for first, last, start, end, unknown, capitalised, gated in spans:
-            if not gated and not (dense_hits.entities and self._known_spans_open()):
-                continue
-            out += self._span_candidates(text, (first, last, start, end), (unknown, capitalised, gated),
+        for number, (first, last, start, end, unknown, capitalised, gated) in enumerate(looked):
+            out += self._span_candidates(text, (first, last, start, end, number), (unknown, capitalised, gated),
                                          phonetic.get((first, last), []), dense, dense_hits, query,
                                          (contexts[first, last], idf, overlaps.get((first, last), {})))
         return out
@@ -312,12 +312,12 @@ class DancerCorrector:
         protected = [p for p in protected if not any(_nested(q, p) and q[1] - q[0] > p[1] - p[0] for q in protected)]
         return [s for s in out if not any(_nested(p, (s[0], s[1])) for p in protected)]
 
-    def _span_candidates(self, text: str, where: tuple[int, int, int, int], flags: tuple[bool, bool, bool],
+    def _span_candidates(self, text: str, where: tuple[int, int, int, int, int], flags: tuple[bool, bool, bool],
                          phonetic: list[Candidate], dense: DenseIndex | None,
                          dense_hits: _DenseForms, query: FloatArray,
                          context: tuple[set[str], dict[str, float], dict[str, float]]) -> list[Scored]:
         opts = self.options
-        first, last, start, end = where
+        first, last, start, end, number = where  # number: the span's row in dense_hits
         unknown, capitalised, gated = flags
         span = text[start:end]
         found: dict[str, tuple[Entity, str, float]] = {c.entity.id: (c.entity, c.surface, c.distance)
@@ -328,11 +328,11 @@ class DancerCorrector:
                         opts.dense_top_known_distance if last > first else opts.dense_top_word_distance)
         folded = cached_fold(span)
         length, keys = len(folded), phonetic_keys(span)
-        # every dense form whose spelling part alone stays within the limit (one C-speed pass), then a
-        # cheap length filter and the phonetic distance with C-speed bounds (index.bounded_distance);
-        # per entity its nearest form, the first one on ties
+        # the dense forms whose distance bound stays within their limit (C-speed passes over all of
+        # them), then a cheap length filter and the exact distance (index.bounded_distance); per entity
+        # its nearest form, the first one on ties
         best: dict[int, tuple[float, int]] = {}  # dense hit -> (distance, form row)
-        for row in dense_hits.near(folded, top_limit):
+        for row in dense_hits.within(number, (top_limit, limit), opts.dense_top):
             hit, form, n = dense_hits.rows[row]
             if dense_hits.entities[hit].id in found or abs(n - length) > 0.4 * max(n, length):
                 continue
@@ -393,27 +393,56 @@ class DancerCorrector:
 
 
 class _DenseForms:
-    """The surface forms of the entities dense retrieval returned for one utterance, flattened so
-    that each span compares its spelling with all of them in one C-speed call."""
+    """The surface forms of the entities dense retrieval returned for one utterance, flattened, with
+    a lower bound of every span's distance to each of them computed in a few C-speed calls for all
+    spans at once (:meth:`within` then picks a span's rows)."""
 
-    __slots__ = ("entities", "folded", "rank", "rows")
+    __slots__ = ("bounds", "entities", "hit", "rank", "rows")
 
-    def __init__(self, entities: Sequence[Entity]) -> None:
+    def __init__(self, entities: Sequence[Entity], spans: Sequence[str] = ()) -> None:
         self.entities = list(entities)
         self.rank = {e.id: k for k, e in enumerate(self.entities)}  # 0: nearest to the utterance
         forms = [(k, form) for k, e in enumerate(self.entities) for form in e.surface_forms]
-        self.folded = [cached_fold(form) for _, form in forms]
+        folded = [cached_fold(form) for _, form in forms]
         # (position in entities, form, folded length), in entity then form order
-        self.rows = [(k, form, len(folded)) for (k, form), folded in zip(forms, self.folded, strict=True)]
+        self.rows = [(k, form, len(f)) for (k, form), f in zip(forms, folded, strict=True)]
+        self.hit = np.asarray([k for k, _ in forms], dtype=np.int64)
+        self.bounds = _distance_bounds(list(spans), folded, [form for _, form in forms])
 
-    def near(self, folded: str, cutoff: float) -> list[int]:
-        """Rows whose spelling part of the phonetic distance alone does not exceed ``cutoff``."""
+    def within(self, span: int, limits: tuple[float, float], top: int) -> list[int]:
+        """The rows whose bound from span number ``span`` stays within its limit (``limits[0]`` for
+        the ``top`` nearest entities' forms, ``limits[1]`` for the others)."""
         if not self.rows:
             return []
-        ws = DEFAULT_WEIGHTS.spelling
-        limit = min(1.0, (cutoff + 1e-9) / ws) if ws else 1.0
-        return [i for _, _, i in process.extract(folded, self.folded, scorer=Levenshtein.normalized_distance,
-                                                  score_cutoff=limit, limit=None)]
+        cutoff = np.where(self.hit < top, limits[0], limits[1])
+        return np.flatnonzero(self.bounds[span] <= cutoff + 1e-6).tolist()
+
+
+def _distance_bounds(spans: list[str], folded: list[str], forms: list[str]) -> FloatArray:
+    """A (spans x forms) lower bound of :func:`~emendo.correctors.entities.index.bounded_distance`:
+    its spelling part exactly, its sound part as the normalised Levenshtein distance of class keys
+    (never above the weighted key distance: a class key has its key's length); a side without
+    keys has sound part 1.0, as there."""
+    if not spans or not forms:
+        return np.zeros((len(spans), len(forms)), dtype=np.float32)
+    weights = DEFAULT_WEIGHTS
+    spelling = process.cdist([cached_fold(s) for s in spans], folded, scorer=Levenshtein.normalized_distance,
+                             dtype=np.float32)
+    sound = np.ones((len(spans), len(forms)), dtype=np.float32)
+    span_keys = [(i, class_key(key)) for i, s in enumerate(spans) for key in phonetic_keys(s)]
+    form_keys = [(j, class_key(key)) for j, form in enumerate(forms) for key in phonetic_keys(form)]
+    if span_keys and form_keys:
+        edits = process.cdist([k for _, k in span_keys], [k for _, k in form_keys], scorer=Levenshtein.distance,
+                              dtype=np.float32)
+        longest = np.maximum(np.asarray([len(k) for _, k in span_keys], dtype=np.float32)[:, None],
+                             np.asarray([len(k) for _, k in form_keys], dtype=np.float32)[None, :])
+        normalised = edits / np.maximum(longest, 1.0)  # (span keys x form keys)
+        rows = np.asarray([i for i, _ in span_keys])
+        cols = np.asarray([j for j, _ in form_keys])
+        # the smallest over each (span, form) pair's keys
+        np.minimum.at(sound, (rows[:, None], cols[None, :]), normalised)
+    bound: FloatArray = (weights.phonetic * sound + weights.spelling * spelling).astype(np.float32)
+    return bound
 
 
 def _best_other(values: FloatArray, pick: Callable[..., Any], empty: float) -> FloatArray:
