@@ -72,3 +72,11 @@ def test_many_entities_lookup_is_sublinear() -> None:
     index.add(Entity("target", "Tchaikovsky"))
     assert index.candidates("chaikovsky")[0].entity.id == "target"
     assert len(index.candidate_keys("chaikovsky")) < len(index) / 20
+
+
+def test_equally_near_forms_of_one_entity_give_the_form_it_lists_first() -> None:
+    # the index pools forms in a set (ordered by string hashing); the choice must not depend on it
+    for forms in (("Smith", "Smyth"), ("Smyth", "Smith")):
+        index = build_index([Entity("p:1", forms[0], aliases=(forms[1],))])
+        (candidate,) = index.candidates("smeth", 5, 0.5)
+        assert candidate.surface == forms[0]

@@ -304,7 +304,11 @@ class EntityIndex:
             distance = 0.0 if folded == other else wp * sound + ws * spelling
             for eid, surface in self._by_fold[other]:
                 held = best.get(eid)
-                if held is None or distance < held.distance:
+                # equally near forms of one entity ("Tokyo", "Tokio"): the one it lists first, not
+                # whichever the pool (a set, ordered by the process's string hashing) yields first
+                if held is None or distance < held.distance or (
+                        distance == held.distance and _form_rank(held.entity, surface) < _form_rank(
+                            held.entity, held.surface)):
                     best[eid] = Candidate(self._entities[eid], surface, distance)
             if len(best) >= limit:
                 bound = sorted(c.distance for c in best.values())[limit - 1]
@@ -320,6 +324,12 @@ class EntityIndex:
         return {"entities": len(self._entities), "surfaces": len(self._by_fold), "keys": len(self._by_key),
                 "deletion_variants": len(self._by_deletion),
                 "pool_entries": sum(len(bucket) for bucket in self._pool.values())}
+
+
+def _form_rank(entity: Entity, surface: str) -> int:
+    """Where ``surface`` comes in ``entity.surface_forms`` (name first; unlisted forms last)."""
+    forms = entity.surface_forms
+    return forms.index(surface) if surface in forms else len(forms)
 
 
 def build_index(entities: Iterable[Entity], weights: DistanceWeights = DEFAULT_WEIGHTS) -> EntityIndex:
