@@ -9,7 +9,9 @@ is corrected with its own catalog of that size; scores are over all parts togeth
 Inputs are the real TTS->ASR hypotheses of ``scripts/make_entity_evalset.py``;
 entity-free ``clean`` sentences are fed both as their clean text and as their ASR output to
 measure harm (words changed); ``--clean-extra`` adds a larger entity-free set (sentences
-not used in training: the reranker's negatives come from ``speech_train``). Latency is
+not used in training: the reranker's negatives come from ``speech_train``). In the utterances
+that name entities, the words changed outside every entity span are counted too ("off-entity
+words": a name put in place of ordinary words), per input word. Latency is
 wall time per utterance of ``correct_text`` (one thread), including DANCER's embedding; each
 corrector gets one untimed call first, which builds its per-catalog tables (DANCER's
 description idf: ~1 s at 100k entities, counted in the build time instead). The confusable
@@ -45,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from make_entity_evalset import clean_sentences
 from train_dancer_reranker import make_corrector, parts_for, subset, universe
 
-from emendo.correctors.entities.dancer import DancerCorrector, Reranker
+from emendo.correctors.entities.dancer import DancerCorrector, DancerOptions, Reranker
 from emendo.correctors.entities.embed import SentenceEmbedder
 from emendo.correctors.entities.index import cached_fold, class_key
 from emendo.correctors.entities.pednec import PedNecCorrector
@@ -67,9 +69,12 @@ def run(corrector: PedNecCorrector | DancerCorrector, texts: list[str]) -> tuple
 
 
 def build(entities: list[Entity], matrix: np.ndarray, embedder: SentenceEmbedder,
-          rows: list[int]) -> dict[str, Any]:
-    """PED-NEC and DANCER (the bundled scorer) over the catalog made of ``entities[rows]``."""
-    dancer = make_corrector([entities[i] for i in rows], embedder, matrix[rows], reranker=Reranker.load())
+          rows: list[int], reranker: Reranker | None = None) -> dict[str, Any]:
+    """PED-NEC and DANCER over the catalog made of ``entities[rows]``: the bundled scorer and
+    default options, or ``reranker`` with the options it was trained with (its ``meta.options``)."""
+    options = DancerOptions(**reranker.meta["options"]) if reranker and "options" in reranker.meta else None
+    dancer = make_corrector([entities[i] for i in rows], embedder, matrix[rows],
+                            reranker=reranker or Reranker.load(), options=options)
     return {"pednec": PedNecCorrector(dancer.catalog), "dancer": dancer}
 
 
@@ -213,15 +218,17 @@ def markdown(report: dict[str, Any]) -> str:
             held = (f"; the utterances in {res['parts']} parts, each corrected with a catalog of its groups' "
                     "entities and other entities")
         lines += [f"## Catalog {size} entities (build {res['build_s']:.1f} s{held})", "",
-                  "| set | system | recall | precision | NE-CER | WER | p50 ms | p99 ms |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+                  "| set | system | recall | precision | NE-CER | WER | off-entity words changed | p50 ms | p99 ms |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for kind in ("confusable", "normal"):
             for name in ("asr", "pednec", "dancer"):
                 m = res[kind][name]
                 prec = "-" if m.get("precision") is None else f"{m['precision']:.3f}"
+                off = ("-" if m.get("off_entity_rate") is None
+                       else f"{m['off_entity_words']} ({100 * m['off_entity_rate']:.2f}%)")
                 lat = f"{_spread(m, 'p50')} | {_spread(m, 'p99')}"
                 lines.append(f"| {kind} (n={res[kind]['n']}) | {name} | {m['recall']:.3f} | {prec} | "
-                             f"{m['ne_cer']:.4f} | {m['wer']:.4f} | {lat} |")
+                             f"{m['ne_cer']:.4f} | {m['wer']:.4f} | {off} | {lat} |")
         lines += ["", "| entity-free input | system | words changed | sentences changed | p50 ms | p99 ms |",
                   "| --- | --- | --- | --- | --- | --- |"]
         for key, label in (("clean", "clean text"), ("clean_asr", "its ASR output"),
@@ -303,7 +310,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="timed passes over the confusable and normal sets (latency: median over passes)")
     ap.add_argument("--malloc", choices=["keep", "system"], default="keep",
                     help="keep: glibc keeps freed memory (emendo.malloc, what the emendo command does)")
+    ap.add_argument("--reranker", help="a scorer written by scripts/train_dancer_reranker.py --out, served "
+                                       "with the options it was trained with (default: the bundled one)")
     args = ap.parse_args(argv)
+    reranker = Reranker.load(args.reranker) if args.reranker else None
     malloc_tuned = keep_freed_memory() if args.malloc == "keep" else False
     allocator = "glibc keeping freed memory (emendo.malloc)" if malloc_tuned else "glibc defaults"
     records = [json.loads(line) for line in Path(args.evalset).read_text().splitlines()]
@@ -319,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     entities = universe(max(sizes))
     embedder = SentenceEmbedder()
     matrix = DenseIndex.embeddings(entities, embedder, cache_dir=args.cache)
-    report: dict[str, Any] = {"evalset": args.evalset, "split": args.split, "sizes": sizes, "results": {},
+    report: dict[str, Any] = {"evalset": args.evalset, "reranker": args.reranker or "bundled", "split": args.split,
+                              "sizes": sizes, "results": {},
                               "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                                          f"load average before {os.getloadavg()}; memory allocator: {allocator}"}
     draws = [int(x) for x in args.catalog_seeds.split(",") if x.strip()]
@@ -331,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
                  log: list[tuple[float, int]] = built) -> dict[str, Any]:
             t = time.perf_counter()
             rows = subset(entities, groups, size, seed)
-            correctors = build(entities, matrix, embedder, rows)
+            correctors = build(entities, matrix, embedder, rows, reranker)
             for corrector in correctors.values():  # one-off per catalog (DANCER's idf table): not a request's latency
                 corrector.correct_text("warm up")
             log.append((time.perf_counter() - t, len(rows)))

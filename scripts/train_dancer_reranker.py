@@ -16,7 +16,8 @@ replacements on a held-out part keep precision >= ``--precision``; with ``--real
 then tuned on the real ``dev`` split instead (``--tune-sizes``): the grid value with the
 largest mean NE-CER reduction over PED-NEC across catalog sizes, among those that change at
 most ``--max-harm`` of the words of entity-free sentences (the dev split's clean records,
-their ASR output and the ``--clean`` sentences); ties go to the higher threshold. The
+their ASR output and the ``--clean`` sentences) and, at every size, ``--max-off-entity`` of the
+dev utterances' words outside their entity spans; ties go to the higher threshold. The
 synthetic confusions are milder than real ASR errors (a misspelt name, not a name heard as
 other words), so a precision target on them alone sets the threshold too high for real
 input. The ``test`` split is never looked at. Writes ``reranker.json`` (weights, feature
@@ -249,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tune-grid", default=",".join(f"{x / 100:g}" for x in range(10, 91, 5)))
     ap.add_argument("--max-harm", type=float, default=0.001,
                     help="largest share of entity-free words a tuned threshold may change")
+    ap.add_argument("--max-off-entity", type=float, default=0.004,
+                    help="largest share of the dev confusable utterances' words outside their entity spans a tuned "
+                         "threshold may change, at every catalog size (a name put in place of ordinary words)")
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
     exclude: set[str] = set()
@@ -282,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
                                 clean, sizes, entities, embedder,
                                 DenseIndex.embeddings(entities, embedder, cache_dir=args.cache),
                                 grid=[float(x) for x in args.tune_grid.split(",")], max_harm=args.max_harm,
-                                seed=args.seed, options=options)
+                                seed=args.seed, options=options, max_off_entity=args.max_off_entity)
         threshold = tuning["threshold"]
         print(json.dumps(tuning["grid"]), flush=True)
     report = {"features": list(FEATURES), "weights": list(reranker.weights), "bias": reranker.bias,
@@ -302,17 +306,21 @@ def main(argv: list[str] | None = None) -> int:
 
 def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: list[str], sizes: list[int],
                    entities: list[Entity], embedder: Embedder, matrix: np.ndarray, *, grid: list[float],
-                   max_harm: float, seed: int, options: DancerOptions) -> dict[str, Any]:
+                   max_harm: float, seed: int, options: DancerOptions,
+                   max_off_entity: float = 1.0) -> dict[str, Any]:
     """The ``grid`` threshold with the largest mean NE-CER reduction over PED-NEC on the
     ``records``' dev split (confusable utterances) across catalog ``sizes`` (drawn from
     ``entities``, rows of ``matrix``, as the benchmark draws them), among those that change at
-    most ``max_harm`` of the words of entity-free sentences; ties go to the higher threshold."""
+    most ``max_harm`` of the words of entity-free sentences and, at every size, at most
+    ``max_off_entity`` of the confusable utterances' words outside their entity spans; ties go
+    to the higher threshold."""
     records = [r for r in records if r["split"] == "dev" and "hyp" in r]
     confusable = [r for r in records if r["kind"] == "confusable"]
     entity_free = sorted({*clean, *(r["text"] for r in records if r["kind"] == "clean"),
                           *(r["hyp"] for r in records if r["kind"] == "clean")})
     gains: dict[float, list[float]] = {t: [] for t in grid}
     harm: dict[float, tuple[int, int]] = {t: (0, 0) for t in grid}
+    off_entity: dict[float, list[float]] = {t: [] for t in grid}
     for size in sizes:
         # as the benchmark does: parts of the utterances when their groups do not fit one catalog
         refs: list[str] = []
@@ -338,17 +346,21 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
         base = entity_scores(refs, base_outputs, spans).ne_cer
         for t in grid:
             got = entity_scores(refs, [first.apply(h, s, t)[0] for h, s in zip(hyps, scored_hyps, strict=True)],
-                                spans).ne_cer
-            gains[t].append((base - got) / base if base else 0.0)
+                                spans, inputs=hyps)
+            gains[t].append((base - got.ne_cer) / base if base else 0.0)
+            off_entity[t].append(got.off_entity_rate or 0.0)
             changed, total = words_changed(entity_free, [first.apply(x, s, t)[0]
                                                          for x, s in zip(entity_free, scored_free, strict=True)])
             harm[t] = (harm[t][0] + changed, harm[t][1] + total)
     table = {str(t): {"ne_cer_reduction": [round(g, 4) for g in gains[t]],
-                      "harm": round(harm[t][0] / max(harm[t][1], 1), 5)} for t in grid}
-    allowed = [t for t in grid if harm[t][0] <= max_harm * harm[t][1]] or [max(grid)]
+                      "harm": round(harm[t][0] / max(harm[t][1], 1), 5),
+                      "off_entity": [round(x, 5) for x in off_entity[t]]} for t in grid}
+    allowed = [t for t in grid if harm[t][0] <= max_harm * harm[t][1] and max(off_entity[t]) <= max_off_entity]
+    allowed = allowed or [max(grid)]
     best = max(allowed, key=lambda t: (round(float(np.mean(gains[t])), 6), t))
     return {"rule": f"real dev split: best mean NE-CER reduction over PED-NEC at catalog sizes {sizes}, "
-                    f"entity-free words changed <= {max_harm:.2%}",
+                    f"entity-free words changed <= {max_harm:.2%}, words outside the entity spans of the "
+                    f"confusable utterances changed <= {max_off_entity:.2%} at every size",
             "threshold": best, "dev_utterances": len(confusable), "entity_free_sentences": len(entity_free),
             "grid": table}
 

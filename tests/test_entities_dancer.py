@@ -195,6 +195,10 @@ def test_entity_metrics_golden() -> None:
     after = entity_scores([ref], [out], span, inputs=[hyp])
     assert before.recall == 0.0 and before.ne_cer == pytest.approx(1 / 6)
     assert after.recall == 1.0 and after.ne_cer == 0.0 and after.precision == 1.0 and after.wer < before.wer
+    assert after.off_entity_words == 0 and after.off_entity_rate == 0.0 and before.off_entity_rate is None
+    # a name put in place of ordinary words elsewhere counts as off-entity harm (2 output words of 8 input)
+    worse = entity_scores([ref], ["I Marsala Bay reading about Mozart the Austrian composer."], span, inputs=[hyp])
+    assert worse.recall == 1.0 and worse.off_entity_words == 2 and worse.off_entity_rate == pytest.approx(2 / 8)
     assert levenshtein("kitten", "sitting") == 3
     assert words_changed(["a b c d"], ["a x c d"]) == (1, 4)
     record = {"spans": [{"start": 20, "end": 26, "surface": "Mozart", "entity_id": "p:9"}]}

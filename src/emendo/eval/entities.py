@@ -60,6 +60,10 @@ class EntityScores:
     ne_cer: float
     wer: float
     utterances: int
+    # with ``inputs``: words of the outputs changed outside every (projected) reference entity span,
+    # e.g. an entity name put in place of ordinary words, per input word (harm inside entity utterances)
+    off_entity_words: int = 0
+    off_entity_rate: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -127,11 +131,13 @@ def entity_scores(refs: Sequence[str], outputs: Sequence[str], spans: Sequence[S
                   inputs: Sequence[str] | None = None, preset: str = "hyporadise") -> EntityScores:
     """Scores of ``outputs`` (with ``inputs``, the text before correction, for precision)."""
     norm = get_preset(preset).normalize
-    recalled = entities = errors = chars = proposals = correct = 0
+    recalled = entities = errors = chars = proposals = correct = off = input_words = 0
     for i, (ref, out) in enumerate(zip(refs, outputs, strict=True)):
         right: list[tuple[int, int]] = []
+        named: list[tuple[int, int]] = []
         for span in spans[i]:
             s, e = project(ref, out, span.start, span.end)
+            named.append((s, e))
             want, got = norm(span.surface), norm(out[s:e])
             entities += 1
             chars += len(want)
@@ -140,10 +146,13 @@ def entity_scores(refs: Sequence[str], outputs: Sequence[str], spans: Sequence[S
                 recalled += 1
                 right.append((s, e))
         if inputs is not None:
+            input_words += len(inputs[i].split())
             for s, e in changed_regions(inputs[i], out):
                 proposals += 1
                 correct += any(s < re_ and rs < e for rs, re_ in right)
+                if not any(s < ne and ns < e for ns, ne in named):
+                    off += len(out[s:e].split())
     wer = score(list(refs), list(outputs), preset).wer if refs else 0.0
     return EntityScores(entities, recalled, recalled / max(entities, 1), proposals, correct,
                         correct / proposals if proposals else None, errors, chars, errors / max(chars, 1), wer,
-                        len(refs))
+                        len(refs), off, off / max(input_words, 1) if inputs is not None else None)
