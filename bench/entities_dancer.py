@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from make_entity_evalset import clean_sentences
 from train_dancer_reranker import make_corrector, parts_for, subset, universe
 
+from emendo.correctors.entities.catalog import Catalog
 from emendo.correctors.entities.dancer import DancerCorrector, DancerOptions, Reranker
 from emendo.correctors.entities.embed import SentenceEmbedder
 from emendo.correctors.entities.index import cached_fold, class_key
@@ -58,7 +59,7 @@ from emendo.eval.entities import entity_scores, record_spans, words_changed
 from emendo.malloc import keep_freed_memory
 
 
-def run(corrector: PedNecCorrector | DancerCorrector, texts: list[str]) -> tuple[list[str], list[float]]:
+def run(corrector: Timed, texts: list[str]) -> tuple[list[str], list[float]]:
     outputs, ms = [], []
     for text in texts:
         t = time.perf_counter()
@@ -115,7 +116,7 @@ def _reduction(pednec: float, dancer: float) -> dict[str, float]:
     return {"pednec": pednec, "dancer": dancer, "reduction": (pednec - dancer) / pednec if pednec else 0.0}
 
 
-def forget(corrector: PedNecCorrector | DancerCorrector) -> None:
+def forget(corrector: Timed) -> None:
     """Empty the memoised spellings and phonetic keys, then memoise the catalog's names again
     as building its index did: the memos of a worker that has not seen any utterance."""
     for memo in (cached_fold, class_key, phonetic_keys):
@@ -127,7 +128,7 @@ def forget(corrector: PedNecCorrector | DancerCorrector) -> None:
                 class_key(key)
 
 
-def timed(corrector: PedNecCorrector | DancerCorrector, texts: list[str], warm: list[str],
+def timed(corrector: Timed, texts: list[str], warm: list[str],
           passes: int) -> tuple[list[str], list[list[float]]]:
     """Outputs and per-pass latencies (ms) over ``passes`` passes. Before each, the memos are
     emptied and the corrector handles ``warm`` (other utterances, untimed), so every pass sees a
@@ -164,8 +165,8 @@ def evaluate(parts: list[list[dict[str, Any]]], make: Maker, extra: list[str],
     kinds, systems = ("confusable", "normal"), ("pednec", "dancer")
     recs: dict[str, list[dict[str, Any]]] = {k: [] for k in kinds}
     outs: dict[str, dict[str, list[str]]] = {k: {name: [] for name in systems} for k in kinds}
-    ms: dict[str, dict[str, list[list[float]]]] = {k: {name: [[] for _ in range(passes)] for name in systems}
-                                                   for k in kinds}
+    ms: dict[str, dict[str, list[list[float]]]] = {k: {name: [[] for _ in range(passes)]
+                                                       for name in (*systems, "embedding")} for k in kinds}
     first: dict[str, Any] | None = None
     for part in parts:
         correctors = make({eid for r in part for eid in r["group"]})
@@ -178,6 +179,12 @@ def evaluate(parts: list[list[dict[str, Any]]], make: Maker, extra: list[str],
                 outs[kind][name] += got
                 for values, more in zip(ms[kind][name], per_pass, strict=True):
                     values += more
+            # the MiniLM embedding of the utterance alone, in the same passes: the part of DANCER's
+            # latency that is the model's and moves most with the machine's speed
+            _, per_pass = timed(_EmbedOnly(correctors["dancer"].embedder), [r["hyp"] for r in part_recs], warm,
+                                passes)
+            for values, more in zip(ms[kind]["embedding"], per_pass, strict=True):
+                values += more
     result: dict[str, Any] = {"parts": len(parts)}
     for kind in kinds:
         refs, hyps = [r["text"] for r in recs[kind]], [r["hyp"] for r in recs[kind]]
@@ -186,6 +193,7 @@ def evaluate(parts: list[list[dict[str, Any]]], make: Maker, extra: list[str],
         for name in systems:
             result[kind][name] = {**entity_scores(refs, outs[kind][name], spans, inputs=hyps).to_dict(),
                                   **latency(ms[kind][name])}
+        result[kind]["embedding"] = latency(ms[kind]["embedding"])
         if hyps:
             result[kind]["reduction_interval"] = reduction_interval(refs, spans, outs[kind]["pednec"],
                                                                     outs[kind]["dancer"])
@@ -202,6 +210,21 @@ def evaluate(parts: list[list[dict[str, Any]]], make: Maker, extra: list[str],
                                  "sentences_changed": sum(a != b for a, b in zip(clean, outputs, strict=True)),
                                  **_lat(times)}
     return result
+
+
+class _EmbedOnly:
+    """Times DANCER's embedding of an utterance alone (the text comes back unchanged)."""
+
+    def __init__(self, embedder: SentenceEmbedder) -> None:
+        self.embedder = embedder
+        self.catalog = Catalog()  # empty: nothing for forget() to memoise again
+
+    def correct_text(self, text: str) -> tuple[str, list[Any]]:
+        self.embedder.embed([text])
+        return text, []
+
+
+Timed = PedNecCorrector | DancerCorrector | _EmbedOnly  # what run / timed / forget accept
 
 
 def _lat(ms: list[float]) -> dict[str, float]:
@@ -229,6 +252,10 @@ def markdown(report: dict[str, Any]) -> str:
                 lat = f"{_spread(m, 'p50')} | {_spread(m, 'p99')}"
                 lines.append(f"| {kind} (n={res[kind]['n']}) | {name} | {m['recall']:.3f} | {prec} | "
                              f"{m['ne_cer']:.4f} | {m['wer']:.4f} | {off} | {lat} |")
+            if res[kind].get("embedding"):
+                e = res[kind]["embedding"]
+                lines.append(f"| {kind} (n={res[kind]['n']}) | (DANCER's MiniLM embedding alone) | - | - | - | - | - "
+                             f"| {_spread(e, 'p50')} | {_spread(e, 'p99')} |")
         lines += ["", "| entity-free input | system | words changed | sentences changed | p50 ms | p99 ms |",
                   "| --- | --- | --- | --- | --- | --- |"]
         for key, label in (("clean", "clean text"), ("clean_asr", "its ASR output"),
