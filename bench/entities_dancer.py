@@ -117,11 +117,13 @@ def _reduction(pednec: float, dancer: float) -> dict[str, float]:
 
 
 def forget(corrector: Timed) -> None:
-    """Empty the memoised spellings and phonetic keys, then memoise the catalog's names again
-    as building its index did: the memos of a worker that has not seen any utterance."""
+    """Empty the memoised spellings, phonetic keys and index lookups, then memoise the catalog's
+    names again as building its index did: the memos of a worker that has not seen any utterance."""
     for memo in (cached_fold, class_key, phonetic_keys):
         memo.cache_clear()
     index = corrector.catalog.index("default")
+    if index is not None:
+        index.forget_lookups()
     for entity in index if index is not None else ():
         for surface in entity.surface_forms:
             for key in phonetic_keys(cached_fold(surface)):

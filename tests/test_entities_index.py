@@ -80,3 +80,15 @@ def test_equally_near_forms_of_one_entity_give_the_form_it_lists_first() -> None
         index = build_index([Entity("p:1", forms[0], aliases=(forms[1],))])
         (candidate,) = index.candidates("smeth", 5, 0.5)
         assert candidate.surface == forms[0]
+
+
+def test_recent_lookups_are_reused_until_the_index_changes() -> None:
+    index = build_index([Entity("c:1", "Marsala")])
+    first = index.candidates("marsalla", 5, 0.4)
+    assert [c.entity.id for c in first] == ["c:1"]
+    first.clear()  # callers get their own list
+    assert [c.entity.id for c in index.candidates("marsalla", 5, 0.4)] == ["c:1"]
+    index.add(Entity("c:2", "Marsalla"))  # an exact match now exists: the memo must not hide it
+    assert [c.entity.id for c in index.candidates("marsalla", 5, 0.4)] == ["c:2", "c:1"]
+    index.remove("c:2")
+    assert [c.entity.id for c in index.candidates("marsalla", 5, 0.4)] == ["c:1"]
