@@ -244,9 +244,10 @@ def test_threshold_tuned_on_the_real_dev_split_picks_the_best_allowed_value() ->
     embedder = BagOfWords()
     matrix = DenseIndex.embeddings(ENTITIES, embedder)
 
-    def tune(max_harm: float) -> dict[str, object]:
+    def tune(max_harm: float, max_off_entity: float = 1.0) -> dict[str, object]:
         return tune_threshold(reranker(), records, ["a clean sentence about nothing"], [4], ENTITIES, embedder,
-                              matrix, grid=[0.5, 0.9999], max_harm=max_harm, seed=0, options=DancerOptions())
+                              matrix, grid=[0.5, 0.9999], max_harm=max_harm, seed=0, options=DancerOptions(),
+                              max_off_entity=max_off_entity)
 
     result = tune(0.001)
     grid = result["grid"]
@@ -254,6 +255,9 @@ def test_threshold_tuned_on_the_real_dev_split_picks_the_best_allowed_value() ->
     assert result["threshold"] == 0.5 and result["dev_utterances"] == 1 and result["entity_free_sentences"] == 3
     assert grid["0.5"]["ne_cer_reduction"][0] > 0 == grid["0.9999"]["ne_cer_reduction"][0]
     assert tune(-1.0)["threshold"] == 0.9999  # nothing allowed: the most conservative value
+    # the one replacement is the entity itself: nothing changed outside its span, so a zero bound allows it
+    assert grid["0.5"]["off_entity"] == [0.0] and tune(0.001, max_off_entity=0.0)["threshold"] == 0.5
+    assert tune(0.001, max_off_entity=-1.0)["threshold"] == 0.9999
 
 
 def test_the_entities_nearest_to_the_utterance_may_sound_further_off() -> None:
