@@ -319,7 +319,7 @@ def test_only_the_longest_catalog_names_of_min_chars_shield_the_spans_around_the
     index = catalog.index("default")
     assert index is not None
     text = "we sailed to baro da and al kerma"
-    spans = {text[s[2]:s[3]] for s in corrector._spans(text, index)}
+    spans = {text[s[2]:s[3]] for s in corrector._spans(text, index)[0]}
     # "baro da" names Baroda and holds "baro" (Baro): the longer name is the unit, scored itself
     assert "baro da" in spans and "baro" not in spans and "to baro da" not in spans
     # "al" names Alabama but is shorter than min_chars: "al kerma" stays open for Al Khurmah
@@ -363,3 +363,29 @@ def test_the_dense_forms_distance_bound_never_exceeds_the_exact_distance() -> No
     assert bounds[spans.index("tokio"), forms.index("Tokio")] == 0.0
     # tight enough to prune: far pairs get a bound well above the strict limits
     assert bounds[spans.index("natter"), forms.index("Москва")] > 0.5
+
+
+def test_a_name_the_text_already_holds_is_not_written_again_in_place_of_other_words() -> None:
+    natta = Entity("p:3", "Natta", aliases=("Professor Natta",),
+                   description="Italian chemist known for his work on polymers")
+    entities = [*ENTITIES, natta]
+    catalog = Catalog()
+    for e in entities:
+        catalog.upsert(e)
+    embedder = BagOfWords()
+
+    def pairs(text: str, named_once: bool = True) -> set[tuple[str, str]]:
+        corrector = DancerCorrector(catalog, embedder, {"default": DenseIndex.build(entities, embedder)},
+                                    reranker=reranker(), lexicon=LEXICON | {"natter", "professor"},
+                                    options=DancerOptions(dense_top=3, dense_top_word_distance=0.4,
+                                                          named_once=named_once))
+        return {(text[s.start:s.end], s.entity.id) for s in corrector.score_text(text)}
+
+    # correct text quoting the description: "natter" sounds like the name it already holds
+    text = "I was reading about Natta, natter the Italian chemist known for work on polymers"
+    assert ("natter", "p:3") in pairs(text, named_once=False)
+    assert ("natter", "p:3") not in pairs(text) and ("Natta", "p:3") in pairs(text)  # its own span keeps it
+    # another of the entity's names may still be written ("vietta, the capital of Malta" -> Valletta)
+    other = "I was reading about Professor Natta, natter the Italian chemist known for work on polymers"
+    assert ("natter", "p:3") in pairs(other)
+    assert DancerOptions().named_once  # on by default

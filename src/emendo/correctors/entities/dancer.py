@@ -97,6 +97,11 @@ class DancerOptions:
     # embed the utterance on a worker thread while the phonetic lookups run: lower latency with a
     # free core, higher on a saturated 2-core machine (bench notes), hence off by default
     overlap_embedding: bool = False
+    # a name the utterance already contains is not written again in place of other words: fed correct
+    # text that quotes an entity's description ("Have you heard of Hart? ... lyricist"), the context
+    # points at that very entity and a description word ("heard") sounds like it. Another name of
+    # the entity may still be written ("vietta, the capital of Malta" -> Valletta)
+    named_once: bool = True
     default_catalog: str = "default"
 
     def __post_init__(self) -> None:
@@ -237,7 +242,7 @@ class DancerCorrector:
         if opts.overlap_embedding and (self._known_spans_open() or self._may_gate(text)):
             pending = self._executor().submit(self._retrieve, text, dense)
             time.sleep(0)
-        spans = self._spans(text, index)
+        spans, named = self._spans(text, index)
         if not any(s[6] for s in spans) and not (self._known_spans_open() and spans):
             return []
         phonetic: dict[tuple[int, int], list[Candidate]] = {}
@@ -260,6 +265,8 @@ class DancerCorrector:
             out += self._span_candidates(text, (first, last, start, end, number), (unknown, capitalised, gated),
                                          phonetic.get((first, last), []), dense, dense_hits, query,
                                          (contexts[first, last], idf, overlaps.get((first, last), {})))
+        if opts.named_once and named:
+            out = [s for s in out if _named_here(s, named)]
         return out
 
     def _retrieve(self, text: str, dense: DenseIndex | None) -> tuple[FloatArray, list[Entity]]:
@@ -287,9 +294,13 @@ class DancerCorrector:
 
     # ------------------------------------------------------------ internals
 
-    def _spans(self, text: str, index: EntityIndex) -> list[tuple[int, int, int, int, bool, bool, bool]]:
-        """Token spans worth a look: (first, last, start, end, unknown word, capitalised, gated)."""
+    def _spans(self, text: str, index: EntityIndex) -> tuple[list[tuple[int, int, int, int, bool, bool, bool]],
+                                                              dict[tuple[str, str], set[tuple[int, int]]]]:
+        """Token spans worth a look: (first, last, start, end, unknown word, capitalised, gated), and
+        the names the text contains ((entity id, folded name) -> the token ranges of the longest
+        spans that name it)."""
         tokens = tokenize(text)
+        named: dict[tuple[str, str], set[tuple[int, int]]] = {}
         unknown_at = [not self._known(t.text) for t in tokens]
         capital_at = [t.text[:1].isupper() and not t.sentence_start for t in tokens]
         out = []
@@ -303,15 +314,20 @@ class DancerCorrector:
                 start, end = tokens[first].start, tokens[last].end
                 if len(cached_fold(text[start:end])) < self.options.min_chars:
                     continue
-                if index.exact(text[start:end]):
+                owners = index.exact(text[start:end])
+                if owners:
                     protected.append((first, last))
+                    for entity, surface in owners:
+                        named.setdefault((entity.id, cached_fold(surface)), set()).add((first, last))
                 out.append((first, last, start, end, unknown, capitalised, unknown or capitalised))
         # a span that names a catalog entity is a unit: spans inside it or around it are left alone.
         # Only the longest such names count ("baro da" names Baroda, so "baro", naming Baro, is inside
         # it and protects nothing), and only names of min_chars or more ("al" for Alabama would shield
         # "al kerma" from Al Khurmah)
         protected = [p for p in protected if not any(_nested(q, p) and q[1] - q[0] > p[1] - p[0] for q in protected)]
-        return [s for s in out if not any(_nested(p, (s[0], s[1])) for p in protected)]
+        longest = set(protected)
+        named = {eid: kept for eid, where in named.items() if (kept := where & longest)}
+        return [s for s in out if not any(_nested(p, (s[0], s[1])) for p in protected)], named
 
     def _span_candidates(self, text: str, where: tuple[int, int, int, int, int], flags: tuple[bool, bool, bool],
                          phonetic: list[Candidate], dense: DenseIndex | None,
@@ -455,6 +471,12 @@ def _best_other(values: FloatArray, pick: Callable[..., Any], empty: float) -> F
     out = np.full(len(values), values[first])
     out[first] = values[second]
     return out
+
+
+def _named_here(s: Scored, named: dict[tuple[str, str], set[tuple[int, int]]]) -> bool:
+    """Whether ``s`` writes a name the text holds nowhere, or only at ``s``'s own span."""
+    where = named.get((s.entity.id, cached_fold(s.surface)))
+    return where is None or (s.first, s.last) in where
 
 
 def _nested(a: tuple[int, int], b: tuple[int, int]) -> bool:
