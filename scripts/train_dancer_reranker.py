@@ -13,11 +13,13 @@ disjoint from its ``test`` split, the one the benchmark reports):
 Every candidate of every gated span is one row: label 1 only for the true entity on the
 span that covers the mention. The decision threshold is the smallest probability whose
 replacements on a held-out part keep precision >= ``--precision``; with ``--real`` it is
-then tuned on the real ``dev`` split instead (``--tune-sizes``): the grid value with the
-largest mean NE-CER reduction over PED-NEC across catalog sizes, among those that change at
-most ``--max-harm`` of the words of entity-free sentences (the dev split's clean records,
-their ASR output and the ``--clean`` sentences) and, at every size, ``--max-off-entity`` of the
-dev utterances' words outside their entity spans; ties go to the higher threshold. The
+then tuned on the real ``dev`` split instead (``--tune-sizes``), together with the stricter
+threshold for replacing a span that names another catalog entity (``named_threshold``): the
+pair of grid values with the largest mean NE-CER reduction over PED-NEC across catalog sizes,
+among those that change at most ``--max-harm`` of the words of entity-free sentences (the dev
+split's clean records, their ASR output and the ``--clean`` sentences) and, at every size,
+``--max-off-entity`` of the dev utterances' words outside their entity spans and
+``--max-reference-harm`` of the words of their reference texts; ties go to the higher values. The
 synthetic confusions are milder than real ASR errors (a misspelt name, not a name heard as
 other words), so a precision target on them alone sets the threshold too high for real
 input. The ``test`` split is never looked at. Writes ``reranker.json`` (weights, feature
@@ -253,6 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-off-entity", type=float, default=0.004,
                     help="largest share of the dev confusable utterances' words outside their entity spans a tuned "
                          "threshold may change, at every catalog size (a name put in place of ordinary words)")
+    ap.add_argument("--max-reference-harm", type=float, default=0.005,
+                    help="largest share of the words of the dev confusable utterances' reference texts (their "
+                         "names correct) tuned thresholds may change, at every catalog size")
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
     exclude: set[str] = set()
@@ -275,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     held = (g // 100) % 5 == 0
     w, b, mean, scale = fit(X[~held], y[~held])
     p = 1 / (1 + np.exp(-(((X - mean) / scale) @ w + b)))
-    threshold = pick_threshold(p[held], y[held], g[held], args.precision)
+    threshold = named_threshold = pick_threshold(p[held], y[held], g[held], args.precision)
     reranker = Reranker(tuple(w.round(6).tolist()), round(b, 6), tuple(mean.round(6).tolist()),
                         tuple(scale.round(6).tolist()), {})
     tuning: dict[str, Any] = {"rule": f"held-out synthetic precision >= {args.precision}", "held_out": threshold}
@@ -286,12 +291,14 @@ def main(argv: list[str] | None = None) -> int:
                                 clean, sizes, entities, embedder,
                                 DenseIndex.embeddings(entities, embedder, cache_dir=args.cache),
                                 grid=[float(x) for x in args.tune_grid.split(",")], max_harm=args.max_harm,
-                                seed=args.seed, options=options, max_off_entity=args.max_off_entity)
-        threshold = tuning["threshold"]
+                                seed=args.seed, options=options, max_off_entity=args.max_off_entity,
+                                max_reference_harm=args.max_reference_harm)
+        threshold, named_threshold = tuning["threshold"], tuning["named_threshold"]
         print(json.dumps(tuning["grid"]), flush=True)
     report = {"features": list(FEATURES), "weights": list(reranker.weights), "bias": reranker.bias,
               "mean": list(reranker.mean), "scale": list(reranker.scale),
-              "meta": {"threshold": threshold, "threshold_tuning": tuning, "rows": len(y),
+              "meta": {"threshold": threshold, "named_threshold": named_threshold, "threshold_tuning": tuning,
+                       "rows": len(y),
                        "positives": int(y.sum()), "utterances": len(rows),
                        "clean_sentences": len(clean), "catalog_size": len(corrector.dense["default"]),
                        "seed": args.seed, "excluded_entities": len(exclude),
@@ -307,20 +314,23 @@ def main(argv: list[str] | None = None) -> int:
 def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: list[str], sizes: list[int],
                    entities: list[Entity], embedder: Embedder, matrix: np.ndarray, *, grid: list[float],
                    max_harm: float, seed: int, options: DancerOptions,
-                   max_off_entity: float = 1.0) -> dict[str, Any]:
-    """The ``grid`` threshold with the largest mean NE-CER reduction over PED-NEC on the
-    ``records``' dev split (confusable utterances) across catalog ``sizes`` (drawn from
-    ``entities``, rows of ``matrix``, as the benchmark draws them), among those that change at
-    most ``max_harm`` of the words of entity-free sentences and, at every size, at most
-    ``max_off_entity`` of the confusable utterances' words outside their entity spans; ties go
-    to the higher threshold."""
+                   max_off_entity: float = 1.0, max_reference_harm: float = 1.0) -> dict[str, Any]:
+    """The pair of ``grid`` thresholds (any span; a span that names another catalog entity, never
+    lower) with the largest mean NE-CER reduction over PED-NEC on the ``records``' dev split
+    (confusable utterances) across catalog ``sizes`` (drawn from ``entities``, rows of ``matrix``,
+    as the benchmark draws them), among those that change at most ``max_harm`` of the words of
+    entity-free sentences and, at every size, at most ``max_off_entity`` of the confusable
+    utterances' words outside their entity spans and at most ``max_reference_harm`` of the words of
+    their reference texts (correct names must stay); ties go to the higher thresholds."""
     records = [r for r in records if r["split"] == "dev" and "hyp" in r]
     confusable = [r for r in records if r["kind"] == "confusable"]
     entity_free = sorted({*clean, *(r["text"] for r in records if r["kind"] == "clean"),
                           *(r["hyp"] for r in records if r["kind"] == "clean")})
-    gains: dict[float, list[float]] = {t: [] for t in grid}
-    harm: dict[float, tuple[int, int]] = {t: (0, 0) for t in grid}
-    off_entity: dict[float, list[float]] = {t: [] for t in grid}
+    pairs = [(t, named) for t in grid for named in grid if named >= t]
+    gains: dict[tuple[float, float], list[float]] = {p: [] for p in pairs}
+    harm: dict[tuple[float, float], tuple[int, int]] = {p: (0, 0) for p in pairs}
+    off_entity: dict[tuple[float, float], list[float]] = {p: [] for p in pairs}
+    reference_harm: dict[tuple[float, float], list[float]] = {p: [] for p in pairs}
     for size in sizes:
         # as the benchmark does: parts of the utterances when their groups do not fit one catalog
         refs: list[str] = []
@@ -328,6 +338,7 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
         hyps: list[str] = []
         base_outputs: list[str] = []
         scored_hyps: list[list[Scored]] = []
+        scored_refs: list[list[Scored]] = []
         first: DancerCorrector | None = None
         for part in parts_for(confusable, size):
             rows = subset(entities, {eid for r in part for eid in r["group"]}, size, seed)
@@ -339,30 +350,39 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
             spans += [record_spans(r) for r in part]
             hyps += [r["hyp"] for r in part]
             base_outputs += [pednec.correct_text(r["hyp"])[0] for r in part]
-            # scoring does not depend on the threshold: score once, decide per grid value
+            # scoring does not depend on the thresholds: score once, decide per grid pair
             scored_hyps += [corrector.score_text(r["hyp"]) for r in part]
+            scored_refs += [corrector.score_text(r["text"]) for r in part]
         assert first is not None
         scored_free = [first.score_text(x) for x in entity_free]
         base = entity_scores(refs, base_outputs, spans).ne_cer
-        for t in grid:
-            got = entity_scores(refs, [first.apply(h, s, t)[0] for h, s in zip(hyps, scored_hyps, strict=True)],
-                                spans, inputs=hyps)
-            gains[t].append((base - got.ne_cer) / base if base else 0.0)
-            off_entity[t].append(got.off_entity_rate or 0.0)
-            changed, total = words_changed(entity_free, [first.apply(x, s, t)[0]
-                                                         for x, s in zip(entity_free, scored_free, strict=True)])
-            harm[t] = (harm[t][0] + changed, harm[t][1] + total)
-    table = {str(t): {"ne_cer_reduction": [round(g, 4) for g in gains[t]],
-                      "harm": round(harm[t][0] / max(harm[t][1], 1), 5),
-                      "off_entity": [round(x, 5) for x in off_entity[t]]} for t in grid}
-    allowed = [t for t in grid if harm[t][0] <= max_harm * harm[t][1] and max(off_entity[t]) <= max_off_entity]
-    allowed = allowed or [max(grid)]
-    best = max(allowed, key=lambda t: (round(float(np.mean(gains[t])), 6), t))
+        for t, named in pairs:
+            def decide(texts: list[str], scored: list[list[Scored]], limits: tuple[float, float] = (t, named),
+                       corrector: DancerCorrector = first) -> list[str]:
+                return [corrector.apply(x, s, *limits)[0] for x, s in zip(texts, scored, strict=True)]
+
+            got = entity_scores(refs, decide(hyps, scored_hyps), spans, inputs=hyps)
+            gains[t, named].append((base - got.ne_cer) / base if base else 0.0)
+            off_entity[t, named].append(got.off_entity_rate or 0.0)
+            changed, total = words_changed(refs, decide(refs, scored_refs))
+            reference_harm[t, named].append(changed / max(total, 1))
+            changed, total = words_changed(entity_free, decide(entity_free, scored_free))
+            harm[t, named] = (harm[t, named][0] + changed, harm[t, named][1] + total)
+    table = {f"{t}/{named}": {"ne_cer_reduction": [round(g, 4) for g in gains[t, named]],
+                              "harm": round(harm[t, named][0] / max(harm[t, named][1], 1), 5),
+                              "off_entity": [round(x, 5) for x in off_entity[t, named]],
+                              "reference_harm": [round(x, 5) for x in reference_harm[t, named]]}
+             for t, named in pairs}
+    allowed = [p for p in pairs if harm[p][0] <= max_harm * harm[p][1] and max(off_entity[p]) <= max_off_entity
+               and max(reference_harm[p]) <= max_reference_harm]
+    allowed = allowed or [(max(grid), max(grid))]
+    best = max(allowed, key=lambda p: (round(float(np.mean(gains[p])), 6), p))
     return {"rule": f"real dev split: best mean NE-CER reduction over PED-NEC at catalog sizes {sizes}, "
                     f"entity-free words changed <= {max_harm:.2%}, words outside the entity spans of the "
-                    f"confusable utterances changed <= {max_off_entity:.2%} at every size",
-            "threshold": best, "dev_utterances": len(confusable), "entity_free_sentences": len(entity_free),
-            "grid": table}
+                    f"confusable utterances changed <= {max_off_entity:.2%} and words of their reference "
+                    f"texts changed <= {max_reference_harm:.2%} at every size",
+            "threshold": best[0], "named_threshold": best[1], "dev_utterances": len(confusable),
+            "entity_free_sentences": len(entity_free), "grid": table}
 
 
 def pick_threshold(p: np.ndarray, y: np.ndarray, g: np.ndarray, precision: float) -> float:

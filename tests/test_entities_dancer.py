@@ -156,6 +156,10 @@ def test_a_homophone_that_is_itself_an_entity_can_be_replaced_and_the_right_one_
     assert corrector.correct_text("We sailed to Marsala, the port city in southern France.")[0].count("Marseille")
     kept = "We drank wine in Marsala, the town in Sicily famous for fortified wine."
     assert corrector.correct_text(kept)[0] == kept
+    # replacing a span that names an entity may need more: the named threshold
+    text = "We sailed to Marsala, the port city in southern France."
+    assert dancer(DancerOptions(dense_top=0, named_threshold=0.9999)).correct_text(text)[0] == text
+    assert dancer(DancerOptions(dense_top=0, named_threshold=0.1)).named_threshold == 0.6  # never below threshold
 
 
 def test_clean_text_and_low_confidence_stay_unchanged() -> None:
@@ -236,6 +240,9 @@ def test_threshold_tuned_on_the_real_dev_split_picks_the_best_allowed_value() ->
         {"split": "dev", "kind": "confusable", "text": text, "group": ["p:1", "p:2"],
          "hyp": "i was reading about stien the american novelist who wrote horror books for children",
          "spans": [{"start": start, "end": start + 5, "surface": "Stine", "entity_id": "p:2"}]},
+        {"split": "dev", "kind": "confusable", "text": text, "group": ["p:1", "p:2"],  # a homophone in the catalog
+         "hyp": "i was reading about stein the american novelist who wrote horror books for children",
+         "spans": [{"start": start, "end": start + 5, "surface": "Stine", "entity_id": "p:2"}]},
         {"split": "dev", "kind": "clean", "text": "The cat sat on the mat.", "group": [],
          "hyp": "the cat sat on the mat"},
         {"split": "test", "kind": "confusable", "text": "never read", "group": [], "hyp": "never read",
@@ -244,20 +251,27 @@ def test_threshold_tuned_on_the_real_dev_split_picks_the_best_allowed_value() ->
     embedder = BagOfWords()
     matrix = DenseIndex.embeddings(ENTITIES, embedder)
 
-    def tune(max_harm: float, max_off_entity: float = 1.0) -> dict[str, object]:
-        return tune_threshold(reranker(), records, ["a clean sentence about nothing"], [4], ENTITIES, embedder,
-                              matrix, grid=[0.5, 0.9999], max_harm=max_harm, seed=0, options=DancerOptions(),
-                              max_off_entity=max_off_entity)
+    def tune(max_harm: float, max_off_entity: float = 1.0, max_reference_harm: float = 1.0) -> tuple[object, ...]:
+        got = tune_threshold(reranker(), records, ["a clean sentence about nothing"], [4], ENTITIES, embedder,
+                             matrix, grid=[0.5, 0.9999], max_harm=max_harm, seed=0, options=DancerOptions(),
+                             max_off_entity=max_off_entity, max_reference_harm=max_reference_harm)
+        return got["threshold"], got["named_threshold"], got
 
-    result = tune(0.001)
+    *best, result = tune(0.001)
+    assert isinstance(result, dict)
     grid = result["grid"]
-    assert isinstance(grid, dict)
-    assert result["threshold"] == 0.5 and result["dev_utterances"] == 1 and result["entity_free_sentences"] == 3
-    assert grid["0.5"]["ne_cer_reduction"][0] > 0 == grid["0.9999"]["ne_cer_reduction"][0]
-    assert tune(-1.0)["threshold"] == 0.9999  # nothing allowed: the most conservative value
-    # the one replacement is the entity itself: nothing changed outside its span, so a zero bound allows it
-    assert grid["0.5"]["off_entity"] == [0.0] and tune(0.001, max_off_entity=0.0)["threshold"] == 0.5
-    assert tune(0.001, max_off_entity=-1.0)["threshold"] == 0.9999
+    assert best == [0.5, 0.5] and result["dev_utterances"] == 2 and result["entity_free_sentences"] == 3
+    # named threshold: the span "stein" names the homophone Stein, so the stricter value fixes one of two
+    assert set(grid) == {"0.5/0.5", "0.5/0.9999", "0.9999/0.9999"}
+    reduction = {k: v["ne_cer_reduction"][0] for k, v in grid.items()}
+    assert reduction["0.5/0.5"] > reduction["0.5/0.9999"] > 0 == reduction["0.9999/0.9999"]
+    assert tune(-1.0)[:2] == (0.9999, 0.9999)  # nothing allowed: the most conservative values
+    # the replacements are the entity itself: nothing changed outside its span, so a zero bound allows them
+    assert grid["0.5/0.5"]["off_entity"] == [0.0] and tune(0.001, max_off_entity=0.0)[:2] == (0.5, 0.5)
+    assert tune(0.001, max_off_entity=-1.0)[:2] == (0.9999, 0.9999)
+    # the reference texts name their entities correctly and stay as they are
+    assert grid["0.5/0.5"]["reference_harm"] == [0.0] and tune(0.001, max_reference_harm=0.0)[:2] == (0.5, 0.5)
+    assert tune(0.001, max_reference_harm=-1.0)[:2] == (0.9999, 0.9999)
 
 
 def test_the_entities_nearest_to_the_utterance_may_sound_further_off() -> None:

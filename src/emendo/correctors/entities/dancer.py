@@ -94,6 +94,10 @@ class DancerOptions:
     dense_top_known_distance: float = 0.35
     dense_top_word_distance: float = 0.0
     threshold: float | None = None  # None: the threshold tuned with the reranker's weights
+    # replacing a span that already names a catalog entity (by another entity, a homophone) needs at
+    # least this probability (None: the one tuned with the weights; never below ``threshold``): correct
+    # names are the common case, and a sound-alike put in their place is harm (Murmansk -> Morshansk)
+    named_threshold: float | None = None
     # embed the utterance on a worker thread while the phonetic lookups run: lower latency with a
     # free core, higher on a saturated 2-core machine (bench notes), hence off by default
     overlap_embedding: bool = False
@@ -105,7 +109,7 @@ class DancerOptions:
     default_catalog: str = "default"
 
     def __post_init__(self) -> None:
-        bad_threshold = self.threshold is not None and not 0 < self.threshold <= 1
+        bad_threshold = any(t is not None and not 0 < t <= 1 for t in (self.threshold, self.named_threshold))
         if not 0 < self.max_distance < 1 or bad_threshold or not 1 <= self.max_words <= 8:
             raise ConfigError("need 0 < max_distance < 1, 0 < threshold <= 1, 1 <= max_words <= 8")
         limits = (self.dense_distance, self.dense_known_distance, self.dense_top_distance,
@@ -182,6 +186,9 @@ class DancerCorrector:
         self._pool: ThreadPoolExecutor | None = None
         tuned = float(self.reranker.meta.get("threshold", 0.5))
         self.threshold = options.threshold if options.threshold is not None else tuned
+        named = options.named_threshold if options.named_threshold is not None else float(
+            self.reranker.meta.get("named_threshold", self.threshold))
+        self.named_threshold = max(named, self.threshold)
 
     def correct(self, batch: Sequence[Hypothesis]) -> list[Correction]:
         out = []
@@ -205,13 +212,16 @@ class DancerCorrector:
             return []
         return self.score_spans(text, index, self.dense.get(name), self.idf(name))
 
-    def apply(self, text: str, scored: Sequence[Scored], threshold: float | None = None) -> tuple[str, list[Scored]]:
+    def apply(self, text: str, scored: Sequence[Scored], threshold: float | None = None,
+              named_threshold: float | None = None) -> tuple[str, list[Scored]]:
         """Replace, in ``text``, each span's best candidate whose probability reaches ``threshold``
-        (default: :attr:`threshold`), overlapping spans resolved by probability; returns the text
-        and the replacements made (in text order)."""
+        (default: :attr:`threshold`; ``named_threshold``, never lower, when the span names another
+        catalog entity: default :attr:`named_threshold`), overlapping spans resolved by probability;
+        returns the text and the replacements made (in text order)."""
         limit = self.threshold if threshold is None else threshold
-        chosen = [s for s in self._choose([s for s in scored if s.probability >= limit])
-                  if s.surface != text[s.start:s.end]]
+        named = max(limit, self.named_threshold if named_threshold is None else named_threshold)
+        passed = [s for s in scored if s.probability >= (named if _replaces_a_name(s) else limit)]
+        chosen = [s for s in self._choose(passed) if s.surface != text[s.start:s.end]]
         pieces, cursor = [], 0
         for s in chosen:
             pieces += [text[cursor:s.start], s.surface]
@@ -471,6 +481,14 @@ def _best_other(values: FloatArray, pick: Callable[..., Any], empty: float) -> F
     out = np.full(len(values), values[first])
     out[first] = values[second]
     return out
+
+
+_SPAN_EXACT, _IDENTICAL = FEATURES.index("span_exact"), FEATURES.index("identical")
+
+
+def _replaces_a_name(s: Scored) -> bool:
+    """Whether ``s`` puts another entity in place of a span that names a catalog entity."""
+    return bool(s.features[_SPAN_EXACT]) and not s.features[_IDENTICAL]
 
 
 def _named_here(s: Scored, named: dict[tuple[str, str], set[tuple[int, int]]]) -> bool:
