@@ -158,12 +158,16 @@ def examples(corrector: DancerCorrector, args: argparse.Namespace, exclude: set[
     english = [e for e in english_entities(builtin_catalog_files()) if e.id not in exclude]
     groups = confusable_groups(english, 0.25, rng, args.utterances * 3)
     rows = []
+    # shares: a sound-alike's name, a misspelling of the name, the name kept (``--keep-share``), a
+    # misspelling of a sound-alike's name (the three others keep their ratio 35 : 35 : 15)
+    scale = (1 - args.keep_share) / 0.85
+    cuts = (0.35 * scale, 0.7 * scale, 0.7 * scale + args.keep_share)
     for i, (entity, alikes) in enumerate(groups[:args.utterances]):
         text, start, end = utterance(entity, rng)
         r = rng.random()
         other = rng.choice(alikes).name
-        wrong = (other if r < 0.35 else misspell(entity.name, rng) if r < 0.7
-                 else entity.name if r < 0.85 else misspell(other, rng))
+        wrong = (other if r < cuts[0] else misspell(entity.name, rng) if r < cuts[1]
+                 else entity.name if r < cuts[2] else misspell(other, rng))
         pre, post = text[:start], text[end:]
         if rng.random() < args.asr_style:  # the ASR pipeline writes lower case without punctuation
             pre, wrong, post = asr_style(pre), asr_style(wrong), asr_style(post)
@@ -237,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--precision", type=float, default=0.9)
     ap.add_argument("--real", help="real evaluation set: its dev split (disjoint from test) is added")
     ap.add_argument("--real-weight", type=int, default=3, help="times each real dev example is repeated")
+    ap.add_argument("--keep-share", type=float, default=0.15,
+                    help="share of synthetic utterances whose name is kept as it is (correct names)")
     ap.add_argument("--asr-style", type=float, default=0.8, help="share of hypotheses lower-cased, unpunctuated")
     ap.add_argument("--dense-known-distance", type=float, default=DancerOptions().dense_known_distance,
                     help="DancerOptions.dense_known_distance while collecting candidates (also serve with it)")

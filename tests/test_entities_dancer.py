@@ -403,3 +403,17 @@ def test_a_name_the_text_already_holds_is_not_written_again_in_place_of_other_wo
     other = "I was reading about Professor Natta, natter the Italian chemist known for work on polymers"
     assert ("natter", "p:3") in pairs(other)
     assert DancerOptions().named_once  # on by default
+
+
+def test_bulk_embedding_on_several_threads_gives_the_vectors_of_embed() -> None:
+    embedder = SentenceEmbedder()
+    places = [("Lyon", "France", "Rhone"), ("Turin", "Italy", "Po"), ("Basel", "Switzerland", "Rhine"),
+              ("Linz", "Austria", "Danube"), ("Cologne", "Germany", "Rhine")]
+    texts = [f"{name}: a city in {country} on the river {river} ({k})" for k in range(9)
+             for name, country, river in places]
+    texts += ["short", "a much longer description of a place that has many more tokens than the others do"]
+    one = embedder.embed(texts, batch_size=8)
+    many = embedder.embed_many(texts, 8, workers=3)
+    assert len(embedder._sessions) == 3
+    np.testing.assert_array_equal(one, many)  # the same batches: identical vectors, in input order
+    assert embedder.embed_many([], 8).shape == (0, embedder.dim)

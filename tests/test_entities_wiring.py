@@ -88,6 +88,7 @@ def test_a_missing_catalog_file_is_a_config_error(tmp_path: Path) -> None:
 def test_dancer_factory(catalog_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from emendo.correctors.entities.dancer import FEATURES, Reranker
 
+    monkeypatch.setenv("EMENDO_CACHE_DIR", str(tmp_path / "cache"))
     s = settings(catalog_file, correctors="pednec,dancer", data_dir=str(tmp_path / "data"))
     try:
         Reranker.load()
@@ -100,7 +101,8 @@ def test_dancer_factory(catalog_file: Path, tmp_path: Path, monkeypatch: pytest.
     pednec, dancer = build_pipeline(s).correctors
     assert dancer.name == "dancer" and dancer.catalog is pednec.catalog  # type: ignore[attr-defined]
     assert set(dancer.dense) == {"default", "travel"}  # type: ignore[attr-defined]
-    assert list((tmp_path / "data" / "entity-embeddings").glob("entities-*.npy"))  # embeddings cached
+    # embeddings cached in the shared cache (not the worker's data folder): any working folder reuses them
+    assert list((tmp_path / "cache" / "entity-embeddings").glob("entities-*.npy"))
     (c,) = dancer.correct([Hypothesis("1", "the cat sat on the mat")])
     assert not c.changed
 

@@ -129,6 +129,15 @@ class Settings:
         return Path(self.data_dir)
 
 
+def cache_dir() -> Path:
+    """Root of emendo's cache (downloads, entity description embeddings): ``$EMENDO_CACHE_DIR``,
+    else ``$XDG_CACHE_HOME/emendo``, else ``~/.cache/emendo``."""
+    if env := os.environ.get("EMENDO_CACHE_DIR"):
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "emendo"
+
+
 def _convert(var: str, raw: str, kind: type) -> object:
     try:
         if kind is int:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from emendo.correctors.base import Corrector, IdentityCorrector
 from emendo.correctors.pipeline import Pipeline
 from emendo.errors import ConfigError
-from emendo.settings import Settings
+from emendo.settings import Settings, cache_dir
 
 if TYPE_CHECKING:
     from emendo.correctors.entities.catalog import Catalog
@@ -54,9 +54,10 @@ def _dancer(settings: Settings) -> Corrector:
     catalog = entity_catalog(settings)
     embedder = SentenceEmbedder()
     dense: dict[str, DenseIndex] = {}
-    for name in catalog.names():  # descriptions embedded once, cached under EMENDO_DATA_DIR
+    for name in catalog.names():  # descriptions embedded once, cached under EMENDO_CACHE_DIR
         entities = list(catalog.index(name) or ())
-        matrix = DenseIndex.embeddings(entities, embedder, cache_dir=settings.data_path / "entity-embeddings")
+        matrix = DenseIndex.embeddings(entities, embedder, cache_dir=cache_dir() / "entity-embeddings",
+                                       progress=True)
         dense[name] = LiveDenseIndex(catalog, name, entities, matrix, embedder=embedder)
     options = DancerOptions(default_catalog=settings.entity_default_catalog)
     dancer: Corrector = DancerCorrector(catalog, embedder, dense, options=options)

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from emendo.errors import BrokerError
+from emendo.settings import cache_dir
 
 KAFKA_VERSION = "4.4.0"
 """Apache Kafka release that :func:`install` fetches (``org.apache.kafka:kafka_2.13``)."""
@@ -76,15 +77,6 @@ logger.state.level = warn
 logger.request.name = kafka.request.logger
 logger.request.level = warn
 """
-
-
-def cache_dir() -> Path:
-    """Root of emendo's download cache: ``$EMENDO_CACHE_DIR``, else ``$XDG_CACHE_HOME/emendo``,
-    else ``~/.cache/emendo``."""
-    if env := os.environ.get("EMENDO_CACHE_DIR"):
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "emendo"
 
 
 def kafka_home() -> Path:

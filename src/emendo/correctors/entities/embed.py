@@ -9,7 +9,10 @@ computes them for this model, so a dot product is a cosine.
 from __future__ import annotations
 
 import hashlib
+import os
+import queue
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 
@@ -17,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 from tokenizers import Tokenizer
+from tqdm import tqdm
 
 from emendo.errors import ConfigError
 
@@ -51,6 +55,8 @@ class SentenceEmbedder:
         options.intra_op_num_threads = intra_op_threads
         options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        self._model_path, self._options = str(model), options
+        self._sessions = [self.session]  # embed_many's, one per worker thread
         self.fingerprint = _fingerprint(model)
         self.dim = DIM
 
@@ -66,12 +72,46 @@ class SentenceEmbedder:
             out[chunk] = self._run([encodings[i].ids for i in chunk])
         return out
 
+    def embed_many(self, texts: Sequence[str], batch_size: int = 64, *, workers: int | None = None,
+                   progress: bool = False, desc: str = "embed") -> FloatArray:
+        """:meth:`embed` for many texts (a catalog's descriptions): the same batches (so the same
+        vectors: dynamic int8 quantisation scales each batch as a whole), run on ``workers`` threads
+        (default: the CPU count), each with its own one-thread session, with a progress bar on a
+        terminal when ``progress``."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        encodings = self.tokenizer.encode_batch(list(texts))
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        chunks = [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+        count = max(1, min(workers or os.cpu_count() or 1, len(chunks)))
+        while len(self._sessions) < count:
+            self._sessions.append(ort.InferenceSession(self._model_path, self._options,
+                                                       providers=["CPUExecutionProvider"]))
+        free: queue.SimpleQueue[ort.InferenceSession] = queue.SimpleQueue()
+        for session in self._sessions[:count]:
+            free.put(session)
+
+        def run(chunk: list[int]) -> int:
+            session = free.get()
+            try:
+                out[chunk] = self._run([encodings[i].ids for i in chunk], session)
+            finally:
+                free.put(session)
+            return len(chunk)
+
+        with ThreadPoolExecutor(max_workers=count) as pool, \
+                tqdm(total=len(texts), unit="text", desc=desc, disable=None if progress else True) as bar:
+            for done in pool.map(run, chunks):
+                bar.update(done)
+        return out
+
     def embed_one(self, text: str) -> FloatArray:
         """The unit vector of one text."""
         row: FloatArray = self.embed([text])[0]
         return row
 
-    def _run(self, ids: list[list[int]]) -> FloatArray:
+    def _run(self, ids: list[list[int]], session: ort.InferenceSession | None = None) -> FloatArray:
         width = max(len(x) for x in ids)
         input_ids = np.zeros((len(ids), width), dtype=np.int64)
         mask = np.zeros_like(input_ids)
@@ -79,7 +119,7 @@ class SentenceEmbedder:
             input_ids[row, :len(seq)] = seq
             mask[row, :len(seq)] = 1
         feeds = {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)}
-        hidden = np.asarray(self.session.run(None, feeds)[0], dtype=np.float32)
+        hidden = np.asarray((session or self.session).run(None, feeds)[0], dtype=np.float32)
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)

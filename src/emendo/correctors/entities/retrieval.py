@@ -80,18 +80,22 @@ class DenseIndex:
 
     @staticmethod
     def embeddings(entities: Sequence[Entity], embedder: Embedder, *, cache_dir: str | Path | None = None,
-                   batch_size: int = 64) -> FloatArray:
+                   batch_size: int = 64, progress: bool = False) -> FloatArray:
         """The unit vectors of ``entities``, row i for ``entities[i]`` (loaded from / saved to the
         cache). Use this, not the :attr:`matrix` of a built index, to pair vectors with a list of
         entities: above ``exact_limit`` an index keeps its rows (and :attr:`entities`) in
-        inverted-list order."""
+        inverted-list order. An embedder with ``embed_many`` (the bundled one) embeds on every CPU,
+        with a progress bar on a terminal when ``progress``."""
         path = None
         if cache_dir is not None:
             path = Path(cache_dir) / f"entities-{catalog_hash(entities, embedder.fingerprint)}.npy"
             if path.is_file():
                 cached: FloatArray = np.load(path)
                 return cached
-        matrix = embedder.embed([entity_text(e) for e in entities], batch_size=batch_size)
+        texts = [entity_text(e) for e in entities]
+        many = getattr(embedder, "embed_many", None)
+        matrix = (many(texts, batch_size, progress=progress, desc="embed entity descriptions (once; cached)")
+                  if many is not None else embedder.embed(texts, batch_size=batch_size))
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp.npy")
