@@ -254,8 +254,15 @@ def _wiki_definition(raw: str) -> str:
     """The first definition of a wikiwordnet row as plain text (examples and labels removed)."""
     fields = raw.split("~")
     text = fields[4] if len(fields) > 4 else raw
+    # a {{значение |язык = ru |определение = ... |пометы = ...}} block: its definition field only
+    if field := re.search(r"\|\s*определение\s*=(.*?)(?:\n\s*\||$)", text, flags=re.S):
+        text = field.group(1)
     text = re.sub(r"\{\{пример\|.*", "", text, flags=re.S)  # examples come last
-    text = re.sub(r"\[\[(?:[^\]|]*\|)?([^\]]*)\]\]", r"\1", text)
+    text = text.replace("{{!}}", "|").replace("{{итп}}", "и т. п.").replace("'''", "")
+    text = re.sub(r"\[\[(?:[^\]|]*\|)?([^\]]*)\]\]?", r"\1", text)  # [[target|shown]], also unclosed
+    # {{аббр.|ru|expansion|gloss}}, {{сокр.||expansion}}: the expansion (and the gloss)
+    text = re.sub(r"\{\{(?:аббр|сокр)\.\|[^|{}]*\|(?:w:[^|{}]*\|)?([^|{}]*)(?:\|([^{}]*))?\}\}",
+                  lambda m: m.group(1) + (f": {m.group(2)}" if m.group(2) not in (None, m.group(1)) else ""), text)
     text = re.sub(r"\{\{[^{}]*\}\}", "", text)
     text = unicodedata.normalize("NFC", unicodedata.normalize("NFD", text).replace("\u0301", ""))
     return " ".join(text.replace("#", " ").split()).strip(" ,;:")

@@ -130,3 +130,27 @@ def test_apply_kafka_style_updates() -> None:
         catalog.apply(key, {"id": "other", "name": "X"})
     with pytest.raises(RecordError, match="malformed JSON"):
         catalog.apply(key, b"{")
+
+
+def test_russian_wiktionary_definitions_come_out_as_plain_text() -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from build_entity_catalogs import _wiki_definition
+
+    def row(definition: str) -> str:  # a wikiwordnet row: lemma~lang~lemma~lang~definition~ids
+        return f"X~ru~X~ru~{definition}~1~2"
+
+    block = ("{{значение\n |язык        = ru\n |определение = [[город]] в Руси и [[Россия|России]], столица\n"
+             " |пометы      = \n |примеры     = <br/>{{пример|{{выдел|Москва}} проснулась.}}}}")
+    assert _wiki_definition(row(block)) == "город в Руси и России, столица"
+    assert _wiki_definition(row("{{аббр.|ru|средство массовой информации|газеты, журналы {{итп}}}} {{пример|}}")) == (
+        "средство массовой информации: газеты, журналы и т. п.")
+    bold = "{{сокр.||автозаправочная станция{{!}}'''а'''вто'''з'''аправочная '''с'''танция}}"
+    assert _wiki_definition(row(bold)) == "автозаправочная станция"
+    assert _wiki_definition(row("#{{аббр.|ru|w:Баварские заводы{{!}}Баварские заводы|производитель автомобилей}}")) == (
+        "Баварские заводы: производитель автомобилей")
+    # a link whose closing brackets are cut short in the source still loses its target
+    assert _wiki_definition(row("[[река]] в России, приток [[Волга|Волги]] {{пример|Пермь стоит на Каме.}}")) == (
+        "река в России, приток Волги")
+    assert "[[" not in _wiki_definition(row("приток [[Волга|Волги]а"))

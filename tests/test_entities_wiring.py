@@ -225,6 +225,7 @@ def test_registry_dancer_pairs_each_entity_with_its_own_vector_above_the_exact_l
             return out / np.linalg.norm(out, axis=1, keepdims=True)
 
     monkeypatch.setattr(embed, "SentenceEmbedder", HashEmbedder)
+    monkeypatch.setenv("EMENDO_CACHE_DIR", str(tmp_path / "cache"))  # its vectors vary with the hash seed
     path = tmp_path / "big.jsonl"
     rows = [{"id": f"e:{i}", "name": f"Entity{i}", "description": f"thing number {i}", "type": "other"}
             for i in range(4_500)]
