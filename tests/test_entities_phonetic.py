@@ -40,6 +40,8 @@ def test_fold_and_stem() -> None:
     assert fold("Zürich") == "zurich"
     assert fold("Йошкар-Ола") == "йошкарола"
     assert russian_stem("Москве") == russian_stem("Москва") == "москв"
+    assert russian_stem("Санкт-Петербурге") == russian_stem("санкт петербург") == "санкт петербург"
+    assert russian_stem("чайковскам и") != russian_stem("Чайковский")  # two words never make one stem
 
 
 def test_key_distance_weights_similar_sounds() -> None:

@@ -44,8 +44,9 @@ from rapidfuzz.distance import Levenshtein
 
 from emendo.correctors.entities.catalog import Catalog
 from emendo.correctors.entities.index import Candidate, EntityIndex, bounded_distance, cached_fold, class_key
+from emendo.correctors.entities.inflect import nearest_form
 from emendo.correctors.entities.pednec import builtin_lexicon, tokenize
-from emendo.correctors.entities.phonetic import DEFAULT_WEIGHTS, phonetic_keys
+from emendo.correctors.entities.phonetic import DEFAULT_WEIGHTS, is_cyrillic, phonetic_keys
 from emendo.correctors.entities.retrieval import DenseIndex, Embedder, FloatArray
 from emendo.correctors.entities.types import Entity
 from emendo.errors import ConfigError
@@ -366,9 +367,16 @@ class DancerCorrector:
             distance = bounded_distance(folded, keys, form, top_limit if hit < opts.dense_top else limit)
             if distance is not None and (distance, row) < best.get(hit, (math.inf, row)):
                 best[hit] = (distance, row)
+        cyrillic = is_cyrillic(span)
         for hit in sorted(best):
             distance, row = best[hit]
-            found[dense_hits.entities[hit].id] = (dense_hits.entities[hit], dense_hits.rows[row][1], distance)
+            form = dense_hits.rows[row][1]
+            if cyrillic:  # the name in the case form nearest the span, as the index's own lookups give it
+                inflected = nearest_form(form, span)
+                if inflected != form:
+                    d = bounded_distance(folded, keys, inflected, distance)
+                    form, distance = (inflected, d) if d is not None else (form, distance)
+            found[dense_hits.entities[hit].id] = (dense_hits.entities[hit], form, distance)
         if not found:
             return []
         ids = list(found)

@@ -26,6 +26,7 @@ from functools import lru_cache
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
+from emendo.correctors.entities.inflect import nearest_form
 from emendo.correctors.entities.phonetic import (
     _CLASSES,
     DEFAULT_WEIGHTS,
@@ -155,13 +156,17 @@ def _words(surface: str) -> list[str]:
 
 
 RECENT_LOOKUPS = 20_000  # candidates() results memoised per index (a few MB)
+# a Cyrillic span is compared with each name in the case form spelt most like it (inflect.py); the
+# nominative lookup runs this much looser first, as the span's case ending counts against it there
+INFLECTION_SLACK = 0.15
 
 
 class EntityIndex:
     """Surface forms of one catalog's entities, searchable by sound and spelling."""
 
-    def __init__(self, weights: DistanceWeights = DEFAULT_WEIGHTS) -> None:
+    def __init__(self, weights: DistanceWeights = DEFAULT_WEIGHTS, *, inflect: bool = True) -> None:
         self.weights = weights
+        self.inflect = inflect  # compare Cyrillic spans with the case form of a name nearest to them
         self._entities: dict[str, Entity] = {}
         self._by_fold: dict[str, list[tuple[str, str]]] = {}  # folded surface -> [(entity id, surface)]
         self._by_stem: dict[str, list[str]] = {}  # Russian stem of a Cyrillic surface -> folded surfaces
@@ -289,7 +294,9 @@ class EntityIndex:
         key = (text, limit, max_distance)
         found = self._recent.get(key)
         if found is None:
-            found = self._recent[key] = self._lookup(text, limit, max_distance)
+            inflected = self.inflect and is_cyrillic(text)
+            found = self._recent[key] = (self._lookup_inflected if inflected else self._lookup)(
+                text, limit, max_distance)
             if len(self._recent) > RECENT_LOOKUPS:
                 self._recent.popitem(last=False)
         else:
@@ -338,6 +345,19 @@ class EntityIndex:
                     best[eid] = Candidate(self._entities[eid], surface, distance)
             if len(best) >= limit:
                 bound = sorted(c.distance for c in best.values())[limit - 1]
+        return sorted(best.values(), key=lambda c: (c.distance, c.entity.id))[:limit]
+
+    def _lookup_inflected(self, text: str, limit: int, max_distance: float) -> list[Candidate]:
+        """:meth:`_lookup` for a Cyrillic span: each name in its case form nearest the span ("из
+        навасибирска": Новосибирска, not Новосибирск), at that form's distance."""
+        folded, keys = cached_fold(text), phonetic_keys(text)
+        best: dict[str, Candidate] = {}
+        for c in self._lookup(text, 2 * limit, min(max_distance + INFLECTION_SLACK, 0.99)):
+            form = nearest_form(c.surface, text)
+            distance = c.distance if form == c.surface else bounded_distance(folded, keys, form, max_distance)
+            if distance is not None and distance <= max_distance and (
+                    c.entity.id not in best or distance < best[c.entity.id].distance):
+                best[c.entity.id] = Candidate(c.entity, form, distance)
         return sorted(best.values(), key=lambda c: (c.distance, c.entity.id))[:limit]
 
     @staticmethod

@@ -85,7 +85,8 @@ _RU_ENDINGS = ("ами", "ями", "ого", "его", "ому", "ему", "ой
 
 
 def russian_stem(text: str) -> str:
-    """The folded text with a case ending cut from each Russian word (``"Москве"`` -> ``"москв"``).
+    """The folded words with a case ending cut from each (``"Москве"`` -> ``"москв"``; ``"в Нижнем
+    Новгороде"`` -> ``"в нижн новгород"``).
 
     Used to tell an inflected form of a catalog name (clean Russian text) from a misspelling:
     a crude suffix cut, good enough to compare two words, not a morphological analyser.
@@ -98,7 +99,8 @@ def russian_stem(text: str) -> str:
                 folded = folded[: -len(ending)]
                 break
         stems.append(folded)
-    return "".join(stems)
+    # words stay apart: joined, "чайковскам и" would give "чайковски", the stem of "Чайковский"
+    return " ".join(stems)
 
 
 # ---------------------------------------------------------------- keys
