@@ -1,14 +1,12 @@
 """Russian entity correction: misheard names in six grammatical cases, with and without inflection.
 
-There is no offline Russian recogniser on this machine (README), so this set is synthetic:
-single-word Russian place and person names of the built-in catalog that the pymorphy3
-dictionary knows (so their case forms are dictionary forms, not guesses) are put, in one of the
-six cases, into sentence templates that need that case ("мой друг приехал из {gent}"). The
-hypothesis misspells the name the way Russian is written by ear: 1-2 of unstressed-vowel swaps
-(о/а, е/и, я/е), a doubled or undoubled consonant, "тс" -> "ц", a dropped soft sign; 80% of
-hypotheses are then lower-cased without punctuation (ASR style). These errors are this
-script's design, not a recogniser's: the figures say whether the case-aware lookup works, not
-how it does on real Russian ASR.
+There is no offline Russian recogniser on this machine (README), so this set is synthetic
+(``scripts/russian_entity_utterances.py``): single-word Russian names of the built-in catalog in
+one of the six cases in a sentence that needs it, the name spelt by ear (vowel swaps, doubled
+consonants ...), 80% in ASR style. Only the held-out quarter of the names is used (the DANCER
+scorer trains on the rest). These errors are that script's design, not a recogniser's: the
+figures say whether the case-aware lookup and the scorer work, not how they do on real
+Russian ASR.
 
 PED-NEC and DANCER run over the built-in catalogs (~95k entities, ~53k Russian) with the
 index comparing a Cyrillic span with the case form of each name nearest to it
@@ -24,114 +22,27 @@ Writes ``bench/results/entities_russian.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import functools
 import gzip
 import json
 import os
 import platform
 import random
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from russian_entity_utterances import russian_names, utterances
+
+from emendo.correctors.entities.dancer import DancerCorrector, Reranker
 from emendo.correctors.entities.inflect import CASES
 from emendo.correctors.entities.phonetic import fold
 from emendo.correctors.registry import build_pipeline
 from emendo.eval.entities import EntitySpan, entity_scores, words_changed
 from emendo.settings import Settings
-
-TEMPLATES = {
-    "nomn": ("{} — город, о котором много пишут", "говорят, что {} стоит посетить"),
-    "gent": ("мой друг приехал из {} вчера", "до {} мы ехали два дня"),
-    "datv": ("мы подъезжаем к {} утром", "письмо адресовано {} лично"),
-    "accs": ("завтра мы едем в {} на поезде", "я давно хотел увидеть {} своими глазами"),
-    "ablt": ("он всегда гордился {} и рассказывал о нём", "мы долго летели над {} ночью"),
-    "loct": ("она живёт в {} уже десять лет", "мы были в {} прошлым летом"),
-}
-_SWAPS = (("о", "а"), ("а", "о"), ("е", "и"), ("и", "е"), ("я", "е"), ("тс", "ц"), ("ь", ""), ("ё", "о"))
-_DOUBLE = "снлтрмпк"
-
-
-def misspell(word: str, rng: random.Random) -> str:
-    """``word`` (lower case) with 1-2 by-ear spelling changes, never the first letter: a vowel or
-    "тс"/"ь"/"ё" swap, or a consonant doubled or undoubled (a kind first, then a place)."""
-    for _ in range(10):
-        out = word
-        for _ in range(rng.choice((1, 1, 2))):
-            swaps = [(at, len(a), b) for a, b in _SWAPS if (at := out.find(a, 1)) > 0]
-            doubles = [(i, 2, out[i]) if out[i + 1] == out[i] else (i, 1, out[i] * 2)
-                       for i in range(1, len(out) - 1) if out[i] in _DOUBLE and out[i - 1] != out[i]]
-            kinds = [k for k in (swaps, doubles) if k]
-            if not kinds:
-                break
-            at, n, new = rng.choice(rng.choice(kinds))
-            out = out[:at] + new + out[at + n:]
-        if out != word:
-            return out
-    return word
-
-
-def names(pipeline: Any, count: int, rng: random.Random) -> list[tuple[str, str]]:
-    """(entity id, name): single-word Russian places and people whose six case forms the dictionary gives."""
-    index = pipeline.correctors[0].catalog.index("default")
-    seen: set[str] = set()
-    pool = []
-    for entity in sorted(index, key=lambda e: e.id):
-        name = entity.name
-        if entity.lang != "ru" or entity.type not in ("place", "person") or " " in name or "-" in name:
-            continue
-        if fold(name) in seen or len(name) < 4 or len(forms_by_case(name)) < len(CASES):
-            continue
-        seen.add(fold(name))
-        pool.append((entity.id, name))
-    rng.shuffle(pool)
-    return pool[:count]
-
-
-def records(chosen: list[tuple[str, str]], rng: random.Random, asr_style: float) -> list[dict[str, Any]]:
-    out = []
-    for k, (eid, name) in enumerate(chosen):
-        case = CASES[k % len(CASES)]
-        form = forms_by_case(name)[case]
-        template = rng.choice(TEMPLATES[case])
-        pre, post = template.split("{}")
-        text = (pre + form + post).strip()
-        text = text[:1].upper() + text[1:] + "."
-        start = text.lower().index(form.lower())
-        noisy = misspell(form.lower(), rng)
-        hyp = text[:start] + noisy + text[start + len(form):]
-        if rng.random() < asr_style:
-            hyp = " ".join(hyp.lower().replace(",", " ").replace(".", " ").replace("—", " ").split())
-        out.append({"id": f"ru-{k}", "case": case, "text": text, "hyp": hyp, "entity_id": eid,
-                    "spans": [EntitySpan(start, start + len(form), form, eid)]})
-    return out
-
-
-@functools.cache
-def forms_by_case(name: str) -> dict[str, str]:
-    """A single-word name's singular case forms, straight from pymorphy3's dictionary (the
-    references; independent of ``emendo.correctors.entities.inflect``'s choices)."""
-    morph = _analyser()
-    if not morph.word_is_known(name):
-        return {}
-    for parse in morph.parse(name):
-        if parse.tag.POS == "NOUN" and parse.tag.case == "nomn" and parse.normal_form == name.lower().replace("ё", "е"):
-            out = {}
-            for case in CASES:
-                got = parse.inflect({case, "sing"})
-                if got is not None:
-                    out[case] = got.word[:1].upper() + got.word[1:] if name[:1].isupper() else got.word
-            return out
-    return {}
-
-
-@functools.lru_cache(maxsize=1)
-def _analyser() -> Any:
-    import pymorphy3
-
-    return pymorphy3.MorphAnalyzer(lang="ru")
 
 
 def run(corrector: Any, texts: list[str]) -> tuple[list[str], list[float]]:
@@ -150,13 +61,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clean", default="runs/corpora/ru/test.jsonl.gz", help="Russian corpus sentences (harm)")
     ap.add_argument("--clean-count", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--reranker", help="DANCER scorer weights to use instead of the bundled ones")
     ap.add_argument("--out", default="bench/results/entities_russian")
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
     pipeline = build_pipeline(Settings(correctors="pednec,dancer"))
     pednec, dancer = pipeline.correctors
+    if args.reranker:  # a scorer written by scripts/train_dancer_reranker.py --out
+        dancer = DancerCorrector(dancer.catalog, dancer.embedder, dancer.dense,  # type: ignore[attr-defined]
+                                 reranker=Reranker.load(args.reranker), options=dancer.options,  # type: ignore[attr-defined]
+                                 lexicon=dancer.lexicon)  # type: ignore[attr-defined]
     index = pednec.catalog.index("default")  # type: ignore[attr-defined]
-    recs = records(names(pipeline, 6 * args.per_case, rng), rng, args.asr_style)
+    recs = utterances(russian_names(index, 6 * args.per_case, rng, evaluation=True), rng, args.asr_style)
+    for r in recs:
+        r["spans"] = [EntitySpan(r["start"], r["end"], r["surface"], r["entity_id"])]
     clean: list[str] = []
     if Path(args.clean).is_file():
         with gzip.open(args.clean, "rt", encoding="utf-8") as fh:
@@ -164,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     refs, hyps = [r["text"] for r in recs], [r["hyp"] for r in recs]
     spans = [r["spans"] for r in recs]
     report: dict[str, Any] = {"machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores",
+                              "reranker": args.reranker or "bundled",
                               "utterances": len(recs), "clean_sentences": len(clean), "seed": args.seed,
                               "asr": entity_scores(refs, hyps, spans).to_dict(), "systems": {}}
     for inflect in (False, True):

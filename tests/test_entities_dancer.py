@@ -181,12 +181,13 @@ def test_scoring_once_and_deciding_per_threshold_matches_correct_text() -> None:
     assert "Stine" in corrector.apply(text, scored, best)[0]
 
 
-def test_bundled_reranker_matches_the_feature_list() -> None:
-    path = Path(str(default_model_dir().parent / "dancer" / "reranker.json"))
+@pytest.mark.parametrize("name", ["reranker.json", "reranker-ru.json"])
+def test_bundled_rerankers_match_the_feature_list(name: str) -> None:
+    path = Path(str(default_model_dir().parent / "dancer" / name))
     if not path.is_file():
         pytest.skip("no trained reranker bundled")
     model = Reranker.load(path)
-    assert len(model.weights) == len(FEATURES) and 0 < model.meta["threshold"] <= 1
+    assert len(model.weights) == len(FEATURES) and 0 < model.meta["threshold"] <= model.meta["named_threshold"] <= 1
 
 
 def test_entity_metrics_golden() -> None:
@@ -417,3 +418,29 @@ def test_bulk_embedding_on_several_threads_gives_the_vectors_of_embed() -> None:
     assert len(embedder._sessions) == 3
     np.testing.assert_array_equal(one, many)  # the same batches: identical vectors, in input order
     assert embedder.embed_many([], 8).shape == (0, embedder.dim)
+
+
+def test_cyrillic_spans_have_their_own_scorer_and_get_the_case_of_the_span() -> None:
+    moscow = Entity("c:3", "Москва", description="столица России, крупнейший город страны", type="place", lang="ru")
+    entities = [*ENTITIES, moscow]
+    catalog = Catalog()
+    for e in entities:
+        catalog.upsert(e)
+    embedder = BagOfWords()
+    weights = reranker()
+
+    def corrector(latin: float, cyrillic: float) -> DancerCorrector:
+        def scorer(threshold: float) -> Reranker:
+            return Reranker(weights.weights, weights.bias, weights.mean, weights.scale, {"threshold": threshold})
+
+        return DancerCorrector(catalog, embedder, {"default": DenseIndex.build(entities, embedder)},
+                               reranker=scorer(latin), cyrillic_reranker=scorer(cyrillic),
+                               options=DancerOptions(dense_top=0), lexicon=LEXICON | {"мы", "едем", "в"})
+
+    text = "I was reading about Stien and his new horror book for children; мы едем в масскву"
+    fixed = corrector(0.01, 0.01).correct_text(text)[0]
+    assert "Stine" in fixed and fixed.endswith("мы едем в Москву")  # the accusative, as the span
+    assert corrector(0.01, 0.9999).correct_text(text)[0].endswith("масскву")  # Cyrillic kept
+    assert "Stien" in corrector(0.9999, 0.01).correct_text(text)[0]
+    plain = dancer()
+    assert plain.cyrillic_reranker is plain.reranker  # a given scorer serves both unless told otherwise

@@ -43,3 +43,28 @@ def test_index_compares_a_cyrillic_span_with_the_nearest_case_form() -> None:
     # against the nominative the case ending counts as an error: too far for the same limit
     assert plain.candidates("навасибирска", 5, 0.15) == []
     assert [c.surface for c in plain.candidates("навасибирска", 5, 0.3)] == ["Новосибирск"]
+
+
+def test_synthetic_russian_utterances_mark_the_name_in_both_texts() -> None:
+    import random
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from russian_entity_utterances import CASES as cases
+    from russian_entity_utterances import held_out, russian_names, utterances
+
+    entities = [Entity(f"ru:{i}", name, type="place", lang="ru") for i, name in enumerate(
+        ("Новосибирск", "Москва", "Самара", "Казань", "Омск", "Томск", "Тверь", "Пермь", "Сочи", "Нью-Йорк"))]
+    rng = random.Random(0)
+    train = russian_names(entities, 50, rng, evaluation=False)
+    held = russian_names(entities, 50, rng, evaluation=True)
+    assert not {e for e, _ in train} & {e for e, _ in held}
+    assert all(held_out(e) for e, _ in held) and not any(held_out(e) for e, _ in train)
+    assert "Нью-Йорк" not in {n for _, n in train + held}  # single words only
+    records = utterances(train + held, rng, asr_style=0.5)
+    assert [r["case"] for r in records] == [cases[k % 6] for k in range(len(records))]
+    for r in records:
+        assert r["text"][r["start"]:r["end"]] == r["surface"]
+        noisy = r["hyp"][r["hyp_start"]:r["hyp_end"]]
+        assert noisy != r["surface"].lower() and noisy[:1] == r["surface"][:1].lower()

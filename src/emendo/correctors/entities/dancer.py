@@ -146,8 +146,7 @@ class Reranker:
     @classmethod
     def load(cls, path: str | Path | None = None) -> Reranker:
         """Read weights written by the training script (default: the bundled ones)."""
-        src = Path(path) if path else Path(str(resources.files("emendo").joinpath(
-            "data/models/dancer/reranker.json")))
+        src = Path(path) if path else bundled_weights()
         if not src.is_file():
             raise ConfigError(f"{src}: no reranker weights; run scripts/train_dancer_reranker.py")
         data = json.loads(src.read_text())
@@ -176,20 +175,31 @@ class DancerCorrector:
 
     def __init__(self, catalog: Catalog, embedder: Embedder, dense: dict[str, DenseIndex], *,
                  reranker: Reranker | None = None, options: DancerOptions = DancerOptions(),
-                 lexicon: Collection[str] | None = None) -> None:
+                 lexicon: Collection[str] | None = None, cyrillic_reranker: Reranker | None = None) -> None:
         self.catalog = catalog
         self.embedder = embedder
         self.dense = dense  # catalog name -> dense index over that catalog's entities
+        # spans in Cyrillic have their own scorer (trained on Russian examples, its own thresholds):
+        # by default the bundled one when ``reranker`` is bundled too, else ``reranker`` for both
+        bundled_ru = bundled_weights("ru")
+        if cyrillic_reranker is None:
+            cyrillic_reranker = Reranker.load(bundled_ru) if reranker is None and bundled_ru.is_file() else reranker
         self.reranker = reranker or Reranker.load()
+        self.cyrillic_reranker = cyrillic_reranker or self.reranker
         self.options = options
         self.lexicon = builtin_lexicon() if lexicon is None else lexicon
         self._idf: dict[str, dict[str, float]] = {}  # catalog name -> description word -> idf
         self._pool: ThreadPoolExecutor | None = None
-        tuned = float(self.reranker.meta.get("threshold", 0.5))
-        self.threshold = options.threshold if options.threshold is not None else tuned
-        named = options.named_threshold if options.named_threshold is not None else float(
-            self.reranker.meta.get("named_threshold", self.threshold))
-        self.named_threshold = max(named, self.threshold)
+        self.threshold, self.named_threshold = self._thresholds(self.reranker)
+        self.cyrillic_thresholds = self._thresholds(self.cyrillic_reranker)
+
+    def _thresholds(self, reranker: Reranker) -> tuple[float, float]:
+        """(threshold, named threshold): the options' when set, else those tuned with the weights."""
+        opts = self.options
+        threshold = opts.threshold if opts.threshold is not None else float(reranker.meta.get("threshold", 0.5))
+        named = opts.named_threshold if opts.named_threshold is not None else float(
+            reranker.meta.get("named_threshold", threshold))
+        return threshold, max(named, threshold)
 
     def correct(self, batch: Sequence[Hypothesis]) -> list[Correction]:
         out = []
@@ -216,12 +226,18 @@ class DancerCorrector:
     def apply(self, text: str, scored: Sequence[Scored], threshold: float | None = None,
               named_threshold: float | None = None) -> tuple[str, list[Scored]]:
         """Replace, in ``text``, each span's best candidate whose probability reaches ``threshold``
-        (default: :attr:`threshold`; ``named_threshold``, never lower, when the span names another
-        catalog entity: default :attr:`named_threshold`), overlapping spans resolved by probability;
-        returns the text and the replacements made (in text order)."""
-        limit = self.threshold if threshold is None else threshold
-        named = max(limit, self.named_threshold if named_threshold is None else named_threshold)
-        passed = [s for s in scored if s.probability >= (named if _replaces_a_name(s) else limit)]
+        (default: :attr:`threshold`, :attr:`cyrillic_thresholds` for a Cyrillic span;
+        ``named_threshold``, never lower, when the span names another catalog entity: default
+        :attr:`named_threshold`), overlapping spans resolved by probability; returns the text and
+        the replacements made (in text order)."""
+        def passes(s: Scored) -> bool:
+            default = self.cyrillic_thresholds if is_cyrillic(text[s.start:s.end]) else (
+                self.threshold, self.named_threshold)
+            limit = default[0] if threshold is None else threshold
+            named = max(limit, default[1] if named_threshold is None else named_threshold)
+            return s.probability >= (named if _replaces_a_name(s) else limit)
+
+        passed = [s for s in scored if passes(s)]
         chosen = [s for s in self._choose(passed) if s.surface != text[s.start:s.end]]
         pieces, cursor = [], 0
         for s in chosen:
@@ -404,7 +420,7 @@ class DancerCorrector:
         table[:, 13] = overlap - _best_other(overlap, np.max, 0.0)
         table[:, 14] = float(gated)
         table[:, 15] = [math.log1p(dense_hits.rank.get(eid, opts.dense_k)) for eid in ids]
-        probabilities = self.reranker.probabilities(table)
+        probabilities = (self.cyrillic_reranker if cyrillic else self.reranker).probabilities(table)
         out = []
         for j, eid in enumerate(ids):
             entity, surface, _ = found[eid]
@@ -492,6 +508,12 @@ def _best_other(values: FloatArray, pick: Callable[..., Any], empty: float) -> F
 
 
 _SPAN_EXACT, _IDENTICAL = FEATURES.index("span_exact"), FEATURES.index("identical")
+
+
+def bundled_weights(lang: str = "") -> Path:
+    """The bundled scorer's file: ``reranker.json``, or ``reranker-<lang>.json`` (``ru``: Cyrillic spans)."""
+    name = f"reranker-{lang}.json" if lang else "reranker.json"
+    return Path(str(resources.files("emendo").joinpath(f"data/models/dancer/{name}")))
 
 
 def _replaces_a_name(s: Scored) -> bool:
