@@ -17,9 +17,13 @@ in ``emendo/data/models/dancer/reranker.json``) turns phonetic distance, the
 utterance/description cosine, the dense rank and their margins over the other candidates into
 a probability; its decision threshold is tuned on the real dev split. A span that already
 names a catalog entity is scored too (its own entity is a candidate, and choosing it keeps
-the text), so a homophone of the intended entity can be replaced. A span is replaced only
-when its best candidate's probability reaches ``threshold``; otherwise the original is
-kept, which is what happens on clean, entity-free text.
+the text), so a homophone of the intended entity can be replaced, but only at the stricter
+``named_threshold``; a name the text already holds is not written again in place of other
+words (``named_once``). A span is replaced only when its best candidate's probability reaches
+``threshold``; otherwise the original is kept, which is what happens on clean, entity-free
+text. Spans in Cyrillic have their own scorer and thresholds (``reranker-ru.json``, trained on
+Russian examples), and a Russian name is written in the case form nearest the span
+(:mod:`~emendo.correctors.entities.inflect`).
 """
 
 from __future__ import annotations
