@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from emendo.correctors.entities.index import build_index
-from emendo.correctors.entities.inflect import case_forms, nearest_form
+from emendo.correctors.entities.inflect import case_forms, nearest_form, word_forms
 from emendo.correctors.entities.types import Entity
 
 
@@ -68,3 +68,11 @@ def test_synthetic_russian_utterances_mark_the_name_in_both_texts() -> None:
         assert r["text"][r["start"]:r["end"]] == r["surface"]
         noisy = r["hyp"][r["hyp_start"]:r["hyp_end"]]
         assert noisy != r["surface"].lower() and noisy[:1] == r["surface"][:1].lower()
+
+
+def test_a_dictionary_name_counts_as_named_only_in_its_own_forms() -> None:
+    index = build_index([Entity("p", "Чайковский", type="person", lang="ru"), Entity("x", "Бээжин", lang="ru")])
+    for correct in ("о Чайковском", "Чайковского", "чайковские"):  # any case or number
+        assert [e.id for e, _ in index.exact(correct.split()[-1])] == ["p"]
+    assert index.exact("чайковскам") == []  # same stem, but a misheard ending: open to correction
+    assert word_forms("Бээжин") is None and index.exact("Бээжина")  # no dictionary entry: the stem decides

@@ -42,6 +42,8 @@ def test_fold_and_stem() -> None:
     assert russian_stem("Москве") == russian_stem("Москва") == "москв"
     assert russian_stem("Санкт-Петербурге") == russian_stem("санкт петербург") == "санкт петербург"
     assert russian_stem("чайковскам и") != russian_stem("Чайковский")  # two words never make one stem
+    # adjective-like names: every case shares the stem ("о Чайковском" is a correct use of the name)
+    assert {russian_stem(w) for w in ("Чайковский", "Чайковского", "Чайковском", "Чайковским")} == {"чайковск"}
 
 
 def test_key_distance_weights_similar_sounds() -> None:

@@ -26,7 +26,7 @@ from functools import lru_cache
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-from emendo.correctors.entities.inflect import nearest_form
+from emendo.correctors.entities.inflect import nearest_form, word_forms
 from emendo.correctors.entities.phonetic import (
     _CLASSES,
     DEFAULT_WEIGHTS,
@@ -261,15 +261,18 @@ class EntityIndex:
     def exact(self, text: str) -> list[tuple[Entity, str]]:
         """Entities with a surface form equal to ``text`` once both are folded (case, accents, spaces).
 
-        For Cyrillic text an inflected form counts too (same :func:`russian_stem`): ``"в Москве"``
-        is a correct use of ``"Москва"``, not an error.
+        For Cyrillic text an inflected form counts too: ``"в Москве"`` is a correct use of
+        ``"Москва"``, not an error. A name the pymorphy3 dictionary knows counts in the forms it
+        lists for it (any case or number), so "чайковскам" (a misheard ending) is no use of
+        Чайковский; for other names a shared :func:`russian_stem` is enough.
         """
         folded = cached_fold(text)
         owners = list(self._by_fold.get(folded, ()))
         if is_cyrillic(folded):
             for other in self._by_stem.get(russian_stem(text), ()):
                 if other != folded:
-                    owners += self._by_fold.get(other, ())
+                    owners += [(eid, surface) for eid, surface in self._by_fold.get(other, ())
+                               if (forms := word_forms(surface)) is None or folded in forms]
         return [(self._entities[eid], surface) for eid, surface in owners]
 
     def is_name_word(self, word: str) -> bool:

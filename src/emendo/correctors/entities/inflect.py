@@ -62,6 +62,21 @@ def case_forms(name: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+@lru_cache(maxsize=100_000)
+def word_forms(name: str) -> frozenset[str] | None:
+    """Every form the dictionary lists for a one-word Cyrillic name whose lemma it is (all cases
+    and numbers, folded), or None when there is no such entry (several words, unknown, Latin)."""
+    morph = _analyser()
+    if morph is None or not is_cyrillic(name) or " " in name.strip() or not morph.word_is_known(name):
+        return None
+    lower = name.lower().replace("ё", "е")
+    forms: set[str] = set()
+    for parse in morph.parse(name):
+        if parse.tag.POS in _INFLECTABLE and parse.normal_form.replace("ё", "е") == lower:
+            forms.update(fold(f.word) for f in parse.lexeme)
+    return frozenset(forms) or None
+
+
 def nearest_form(name: str, span: str) -> str:
     """The case form of ``name`` spelt most like ``span`` (the nominative on ties); ``name`` itself
     unless both are Cyrillic."""
