@@ -22,7 +22,6 @@ Writes ``bench/results/entities_russian.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import platform
@@ -35,7 +34,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from russian_entity_utterances import russian_names, utterances
+from russian_entity_utterances import clean_russian, russian_names, utterances
 
 from emendo.correctors.entities.dancer import DancerCorrector, Reranker
 from emendo.correctors.entities.inflect import CASES
@@ -58,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--per-case", type=int, default=100)
     ap.add_argument("--asr-style", type=float, default=0.8)
-    ap.add_argument("--clean", default="runs/corpora/ru/test.jsonl.gz", help="Russian corpus sentences (harm)")
+    ap.add_argument("--clean", default="runs/corpora/ru/test.jsonl.gz",
+                    help="Russian corpus sentences (harm): 5-25 words, no capitalised word after the first")
     ap.add_argument("--clean-count", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--reranker", help="DANCER scorer weights to use instead of the bundled ones")
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(args.seed)
     pipeline = build_pipeline(Settings(correctors="pednec,dancer"))
     pednec, dancer = pipeline.correctors
-    if args.reranker:  # a scorer written by scripts/train_dancer_reranker.py --out
+    if args.reranker:  # a scorer written by scripts/train_dancer_reranker_ru.py --out, for every span
         dancer = DancerCorrector(dancer.catalog, dancer.embedder, dancer.dense,  # type: ignore[attr-defined]
                                  reranker=Reranker.load(args.reranker), options=dancer.options,  # type: ignore[attr-defined]
                                  lexicon=dancer.lexicon)  # type: ignore[attr-defined]
@@ -75,10 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     recs = utterances(russian_names(index, 6 * args.per_case, rng, evaluation=True), rng, args.asr_style)
     for r in recs:
         r["spans"] = [EntitySpan(r["start"], r["end"], r["surface"], r["entity_id"])]
-    clean: list[str] = []
-    if Path(args.clean).is_file():
-        with gzip.open(args.clean, "rt", encoding="utf-8") as fh:
-            clean = [json.loads(line)["text"] for line in fh][: args.clean_count]
+    clean = clean_russian(args.clean, args.clean_count, rng) if Path(args.clean).is_file() else []
     refs, hyps = [r["text"] for r in recs], [r["hyp"] for r in recs]
     spans = [r["spans"] for r in recs]
     report: dict[str, Any] = {"machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores",
