@@ -45,11 +45,15 @@ def case_forms(name: str) -> tuple[str, ...]:
         return (name,)
     # the whole name first (pymorphy knows "Санкт-Петербург" as one word), else word by word
     words = [name] if "-" in name and " " not in name else name.split(" ")
+    # only dictionary words (a guessed paradigm would invent forms, and guessing is the slow part)
+    parses = [morph.parse(w) if morph.word_is_known(w) else [] for w in words]
+    if not any(parses):
+        return (name,)
     # an adjective agrees with its noun's animacy in the accusative ("Нижний Новгород", inanimate)
-    animate = any(p.tag.POS == "NOUN" and p.tag.animacy == "anim" for w in words for p in morph.parse(w)[:1])
+    animate = any(p[0].tag.POS == "NOUN" and p[0].tag.animacy == "anim" for p in parses if p)
     inflected: list[dict[str, str]] = []
-    for word in words:
-        forms = _word_forms(morph, word, animate)
+    for word, word_parses in zip(words, parses, strict=True):
+        forms = _word_forms(word, word_parses, animate)
         if forms is None and len(words) == 1 and "-" in word:
             return (name,)
         inflected.append(forms or {})
@@ -89,12 +93,10 @@ def nearest_form(name: str, span: str) -> str:
     return min(forms, key=lambda f: Levenshtein.distance(fold(f), target))
 
 
-def _word_forms(morph: Any, word: str, animate: bool) -> dict[str, str] | None:
+def _word_forms(word: str, parses: list[Any], animate: bool) -> dict[str, str] | None:
     """One word's singular case forms (lower case), from its nominative parse whose lemma it is."""
     lower = word.lower().replace("ё", "е")
-    if not morph.word_is_known(word):  # a guessed paradigm would invent forms
-        return None
-    for parse in morph.parse(word):
+    for parse in parses:
         tag = parse.tag
         if tag.POS not in _INFLECTABLE or tag.case != "nomn" or tag.number == "plur":
             continue
