@@ -7,7 +7,9 @@ its place breaks the sentence ("из Новосибирск"). :func:`nearest_fo
 catalog name (singular, one of the six cases, every inflectable word inflected alike, via the
 pymorphy3 analyser and its OpenCorpora dictionary) that is closest in spelling to the span:
 "навасибирска" -> "Новосибирска", "масскву" -> "Москву". Names the analyser does not know as
-a nominative lemma, and non-Cyrillic text, stay as they are.
+a nominative lemma, and non-Cyrillic text, stay as they are. :func:`word_forms` lists every
+form the dictionary has for a one-word name, so that the index can tell a correct inflection
+("о Чайковском") from a misheard ending ("о чайковскам"). All three are memoised per name.
 """
 
 from __future__ import annotations
