@@ -444,3 +444,27 @@ def test_cyrillic_spans_have_their_own_scorer_and_get_the_case_of_the_span() -> 
     assert "Stien" in corrector(0.9999, 0.01).correct_text(text)[0]
     plain = dancer()
     assert plain.cyrillic_reranker is plain.reranker  # a given scorer serves both unless told otherwise
+
+
+def test_bundled_models_fix_golden_examples_in_english_and_russian() -> None:
+    """The shipped MiniLM and both shipped scorers, end to end on a small catalog."""
+    entities = [Entity("msk", "Москва", description="город, Россия, столица", type="place", lang="ru"),
+                Entity("nsk", "Новосибирск", description="город, Россия", type="place", lang="ru"),
+                Entity("ekb", "Екатеринбург", description="город, Россия", type="place", lang="ru"),
+                Entity("moz", "Mozart", description="Austrian composer of the classical period", type="person"),
+                Entity("sal", "Salzburg", description="city in Austria, birthplace of Mozart", type="place")]
+    catalog = Catalog()
+    for e in entities:
+        catalog.upsert(e)
+    embedder = SentenceEmbedder()
+    corrector = DancerCorrector(catalog, embedder, {"default": DenseIndex.build(entities, embedder)})
+    assert corrector.cyrillic_reranker is not corrector.reranker  # reranker-ru.json is bundled
+    golden = {
+        "мы едем в масскву на следующей неделе": "мы едем в Москву на следующей неделе",
+        "мой друг приехал из навасибирска вчера": "мой друг приехал из Новосибирска вчера",
+        "мы были в екатеринбурке прошлым летом": "мы были в Екатеринбурге прошлым летом",
+        "мой друг приехал из Новосибирска вчера": "мой друг приехал из Новосибирска вчера",
+        "i was reading about motsart the austrian composer": "i was reading about Mozart the austrian composer",
+        "The cat sat on the mat yesterday.": "The cat sat on the mat yesterday.",
+    }
+    assert {text: corrector.correct_text(text)[0] for text in golden} == golden
