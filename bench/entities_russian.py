@@ -27,7 +27,6 @@ import os
 import platform
 import random
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -36,21 +35,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from russian_entity_utterances import clean_russian, russian_names, utterances
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from entities_dancer import run
+
 from emendo.correctors.entities.dancer import DancerCorrector, Reranker
 from emendo.correctors.entities.inflect import CASES
 from emendo.correctors.entities.phonetic import fold
 from emendo.correctors.registry import build_pipeline
 from emendo.eval.entities import EntitySpan, entity_scores, words_changed
 from emendo.settings import Settings
-
-
-def run(corrector: Any, texts: list[str]) -> tuple[list[str], list[float]]:
-    outputs, ms = [], []
-    for text in texts:
-        t = time.perf_counter()
-        outputs.append(corrector.correct_text(text)[0])
-        ms.append((time.perf_counter() - t) * 1000)
-    return outputs, ms
 
 
 def main(argv: list[str] | None = None) -> int:

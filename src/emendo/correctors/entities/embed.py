@@ -63,13 +63,9 @@ class SentenceEmbedder:
     def embed(self, texts: Sequence[str], batch_size: int = 64) -> FloatArray:
         """An ``(len(texts), 384)`` float32 matrix of unit vectors, one row per text, in order."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        if not texts:
-            return out
-        encodings = self.tokenizer.encode_batch(list(texts))
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        for start in range(0, len(order), batch_size):
-            chunk = order[start:start + batch_size]
-            out[chunk] = self._run([encodings[i].ids for i in chunk])
+        ids, chunks = self._batches(texts, batch_size)
+        for chunk in chunks:
+            out[chunk] = self._run([ids[i] for i in chunk])
         return out
 
     def embed_many(self, texts: Sequence[str], batch_size: int = 64, *, workers: int | None = None,
@@ -79,11 +75,9 @@ class SentenceEmbedder:
         (default: the CPU count), each with its own one-thread session, with a progress bar on a
         terminal when ``progress``."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        if not texts:
+        ids, chunks = self._batches(texts, batch_size)
+        if not chunks:
             return out
-        encodings = self.tokenizer.encode_batch(list(texts))
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        chunks = [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
         count = max(1, min(workers or os.cpu_count() or 1, len(chunks)))
         while len(self._sessions) < count:
             self._sessions.append(ort.InferenceSession(self._model_path, self._options,
@@ -95,7 +89,7 @@ class SentenceEmbedder:
         def run(chunk: list[int]) -> int:
             session = free.get()
             try:
-                out[chunk] = self._run([encodings[i].ids for i in chunk], session)
+                out[chunk] = self._run([ids[i] for i in chunk], session)
             finally:
                 free.put(session)
             return len(chunk)
@@ -105,6 +99,13 @@ class SentenceEmbedder:
             for done in pool.map(run, chunks):
                 bar.update(done)
         return out
+
+    def _batches(self, texts: Sequence[str], batch_size: int) -> tuple[list[list[int]], list[list[int]]]:
+        """Token ids of ``texts`` and the batches to run: text positions sorted by length (little
+        padding), ``batch_size`` at a time."""
+        ids = [e.ids for e in self.tokenizer.encode_batch(list(texts))] if texts else []
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        return ids, [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
 
     def embed_one(self, text: str) -> FloatArray:
         """The unit vector of one text."""

@@ -75,11 +75,7 @@ def word_forms(name: str) -> frozenset[str] | None:
     morph = _analyser()
     if morph is None or not is_cyrillic(name) or " " in name.strip() or not morph.word_is_known(name):
         return None
-    lower = name.lower().replace("ё", "е")
-    forms: set[str] = set()
-    for parse in morph.parse(name):
-        if parse.tag.POS in _INFLECTABLE and parse.normal_form.replace("ё", "е") == lower:
-            forms.update(fold(f.word) for f in parse.lexeme)
+    forms = {fold(f.word) for parse in _lemma_parses(name, morph.parse(name)) for f in parse.lexeme}
     return frozenset(forms) or None
 
 
@@ -97,12 +93,9 @@ def nearest_form(name: str, span: str) -> str:
 
 def _word_forms(word: str, parses: list[Any], animate: bool) -> dict[str, str] | None:
     """One word's singular case forms (lower case), from its nominative parse whose lemma it is."""
-    lower = word.lower().replace("ё", "е")
-    for parse in parses:
+    for parse in _lemma_parses(word, parses):
         tag = parse.tag
-        if tag.POS not in _INFLECTABLE or tag.case != "nomn" or tag.number == "plur":
-            continue
-        if parse.normal_form.replace("ё", "е") != lower:
+        if tag.case != "nomn" or tag.number == "plur":
             continue
         forms = {}
         for case in CASES:
@@ -117,9 +110,15 @@ def _word_forms(word: str, parses: list[Any], animate: bool) -> dict[str, str] |
     return None
 
 
+def _lemma_parses(word: str, parses: list[Any]) -> list[Any]:
+    """The noun and adjective parses whose dictionary lemma is ``word`` itself (е for ё)."""
+    lower = word.lower().replace("ё", "е")
+    return [p for p in parses if p.tag.POS in _INFLECTABLE and p.normal_form.replace("ё", "е") == lower]
+
+
 def _restore_case(form: str, original: str) -> str:
     """``form`` (lower case) with the capitals of ``original``'s parts ("санкт-петербурга" ->
-    "Санкт-Петербурга"); ё kept where the original has it."""
+    "Санкт-Петербурга")."""
     parts = _PART.findall(original)
     pieces = re.split(r"([^\W\d_]+)", form)
     k = 0
