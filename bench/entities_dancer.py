@@ -351,6 +351,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="keep: glibc keeps freed memory (emendo.malloc, what the emendo command does)")
     ap.add_argument("--reranker", help="a scorer written by scripts/train_dancer_reranker.py --out, served "
                                        "with the options it was trained with (default: the bundled one)")
+    ap.add_argument("--encoder", help="a sentence encoder folder (model.int8.onnx + tokenizer.json) instead of the "
+                                      "bundled one, e.g. from scripts/train_entity_encoder.py + export_minilm.py")
     args = ap.parse_args(argv)
     reranker = Reranker.load(args.reranker) if args.reranker else None
     malloc_tuned = keep_freed_memory() if args.malloc == "keep" else False
@@ -366,9 +368,10 @@ def main(argv: list[str] | None = None) -> int:
     seen = {json.loads(line)["text"] for line in Path(args.evalset).read_text().splitlines()}
     extra = [t for t in extra if t not in seen]  # the evaluation set's dev part trained the scorer
     entities = universe(max(sizes))
-    embedder = SentenceEmbedder()
-    matrix = DenseIndex.embeddings(entities, embedder, cache_dir=args.cache)
-    report: dict[str, Any] = {"evalset": args.evalset, "reranker": args.reranker or "bundled", "split": args.split,
+    embedder = SentenceEmbedder(args.encoder)
+    matrix = DenseIndex.embeddings(entities, embedder, cache_dir=args.cache, progress=True)
+    report: dict[str, Any] = {"evalset": args.evalset, "reranker": args.reranker or "bundled",
+                              "encoder": args.encoder or "bundled", "split": args.split,
                               "sizes": sizes, "results": {},
                               "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                                          f"load average before {os.getloadavg()}; memory allocator: {allocator}"}

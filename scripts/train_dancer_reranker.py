@@ -252,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dense-top-distance", type=float, default=DancerOptions().dense_top_distance)
     ap.add_argument("--dense-top-known-distance", type=float, default=DancerOptions().dense_top_known_distance)
     ap.add_argument("--dense-top-word-distance", type=float, default=DancerOptions().dense_top_word_distance)
+    ap.add_argument("--encoder", help="sentence encoder folder (default: the bundled one); serve the scorer with it")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--tune-sizes", default="1000,10000,100000",
                     help="catalog sizes for tuning the threshold on the real dev split ('' keeps the held-out rule)")
@@ -270,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.exclude:
         for line in Path(args.exclude).read_text().splitlines():
             exclude.update(json.loads(line).get("group", []))
-    embedder = SentenceEmbedder()
+    embedder = SentenceEmbedder(args.encoder)
     options = DancerOptions(dense_known_distance=args.dense_known_distance, dense_k=args.dense_k,
                             dense_distance=args.dense_distance, dense_top=args.dense_top,
                             dense_top_distance=args.dense_top_distance,
@@ -307,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
                        "rows": len(y),
                        "positives": int(y.sum()), "utterances": len(rows),
                        "clean_sentences": len(clean), "catalog_size": len(corrector.dense["default"]),
-                       "seed": args.seed, "excluded_entities": len(exclude),
+                       "seed": args.seed, "excluded_entities": len(exclude), "encoder": embedder.fingerprint,
                        "options": dataclasses.asdict(options),
                        "command": "scripts/train_dancer_reranker.py " + " ".join(argv or sys.argv[1:])}}
     out = Path(args.out)

@@ -46,10 +46,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="corpus sentences' words changed, at most (0.1%% leaves NE-CER 0.15 of 0.19: no use)")
     ap.add_argument("--max-reference-harm", type=float, default=0.002,
                     help="correct sentences' words changed, at most")
+    ap.add_argument("--encoder", help="sentence encoder folder (default: the bundled one); serve the scorer with it")
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
-    embedder = SentenceEmbedder()
+    embedder = SentenceEmbedder(args.encoder)
     options = DancerOptions()
     corrector = make_corrector(universe(), embedder, cache_dir=args.cache, options=options)
     index = corrector.catalog.index("default")
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
               "meta": {"threshold": tuning["threshold"], "named_threshold": tuning["named_threshold"],
                        "threshold_tuning": tuning, "rows": len(y), "positives": int(y.sum()),
                        "utterances": len(rows), "clean_sentences": len(clean), "seed": args.seed,
-                       "language": "ru", "options": dataclasses.asdict(options),
+                       "language": "ru", "encoder": embedder.fingerprint, "options": dataclasses.asdict(options),
                        "command": "scripts/train_dancer_reranker_ru.py " + " ".join(argv or sys.argv[1:])}}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,7 @@ Russian examples), and a Russian name is written in the case form nearest the sp
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import time
@@ -63,6 +64,7 @@ _WORD = re.compile(r"[^\W\d_]{3,}")
 _STOP_WORDS = ("the and for with from that this was were are has have had its his her their who which "
                "one also not but into over under about after before")
 _STOP = frozenset(_STOP_WORDS.split())
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +198,11 @@ class DancerCorrector:
         self._pool: ThreadPoolExecutor | None = None
         self.threshold, self.named_threshold = self._thresholds(self.reranker)
         self.cyrillic_thresholds = self._thresholds(self.cyrillic_reranker)
+        for r in {id(r): r for r in (self.reranker, self.cyrillic_reranker)}.values():
+            trained_with = r.meta.get("encoder")
+            if trained_with and trained_with != getattr(embedder, "fingerprint", trained_with):
+                log.warning("DANCER scorer trained with sentence encoder %s, served with %s: its cosine features "
+                            "mean something else; retrain it with --encoder", trained_with, embedder.fingerprint)
 
     def _thresholds(self, reranker: Reranker) -> tuple[float, float]:
         """(threshold, named threshold): the options' when set, else those tuned with the weights."""
