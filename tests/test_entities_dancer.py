@@ -188,6 +188,8 @@ def test_bundled_rerankers_match_the_feature_list(name: str) -> None:
         pytest.skip("no trained reranker bundled")
     model = Reranker.load(path)
     assert len(model.weights) == len(FEATURES) and 0 < model.meta["threshold"] <= model.meta["named_threshold"] <= 1
+    # trained on the bundled encoder's cosines (a swapped encoder needs retrained scorers)
+    assert model.meta["encoder"] == SentenceEmbedder().fingerprint
 
 
 def test_entity_metrics_golden() -> None:
@@ -468,3 +470,17 @@ def test_bundled_models_fix_golden_examples_in_english_and_russian() -> None:
         "The cat sat on the mat yesterday.": "The cat sat on the mat yesterday.",
     }
     assert {text: corrector.correct_text(text)[0] for text in golden} == golden
+
+
+def test_scorer_trained_with_another_encoder_is_reported(caplog: pytest.LogCaptureFixture) -> None:
+    catalog = Catalog()
+    for e in ENTITIES:
+        catalog.upsert(e)
+    embedder = BagOfWords()
+    dense = DenseIndex.build(ENTITIES, embedder)
+    base = reranker()
+    for trained_with, warned in (("bow-1", False), ("other-encoder", True)):
+        caplog.clear()
+        scorer = Reranker(base.weights, base.bias, base.mean, base.scale, {**base.meta, "encoder": trained_with})
+        DancerCorrector(catalog, embedder, {"default": dense}, reranker=scorer, lexicon=LEXICON)
+        assert ("retrain it with --encoder" in caplog.text) is warned

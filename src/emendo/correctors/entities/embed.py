@@ -1,7 +1,9 @@
-"""Sentence embeddings for the dense entity retriever: all-MiniLM-L6-v2, int8 ONNX, no torch.
+"""Sentence embeddings for the dense entity retriever: a MiniLM, int8 ONNX, no torch.
 
-The model is exported by ``scripts/export_minilm.py`` (parity-checked against PyTorch) and
-bundled under ``emendo/data/models/minilm`` (see the model card there). Embeddings are the
+The bundled model is a 4-layer student of all-MiniLM-L6-v2 distilled by
+``scripts/train_entity_encoder.py`` (a third faster per utterance), exported by
+``scripts/export_minilm.py`` (parity-checked against PyTorch) and bundled under
+``emendo/data/models/minilm`` (see the model card there). Embeddings are the
 mean of the last hidden states over real tokens, L2-normalised, as sentence-transformers
 computes them for this model, so a dot product is a cosine.
 """
