@@ -484,3 +484,26 @@ def test_scorer_trained_with_another_encoder_is_reported(caplog: pytest.LogCaptu
         scorer = Reranker(base.weights, base.bias, base.mean, base.scale, {**base.meta, "encoder": trained_with})
         DancerCorrector(catalog, embedder, {"default": dense}, reranker=scorer, lexicon=LEXICON)
         assert ("retrain it with --encoder" in caplog.text) is warned
+
+
+def test_encoder_training_triples_pair_a_misheard_utterance_with_its_entity_and_a_hard_negative() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import random
+
+    from train_entity_encoder import head, triples
+
+    def city(i: str, name: str, country: str) -> Entity:
+        return Entity(i, name, description=f"city in {country}, population 1,000", type="place")
+
+    entities = [city("c:1", "Ankola", "India"), city("c:2", "Angola", "Brazil"), city("c:3", "Ankleshwar", "India"),
+                city("c:4", "Anjala", "Finland"), city("c:5", "Ankara", "Turkey"), city("c:6", "Ancona", "Italy")]
+    assert head(entities[0].description) == "city in india"
+    rows = triples(entities, 40, random.Random(0), asr_share=1.0)
+    assert rows
+    texts = {entity_text(e): e for e in entities}
+    for query, positive, negative in rows:
+        assert positive in texts and negative in texts and positive != negative
+        assert query == query.lower() and "," not in query  # written the ASR way
+        # the query is about the positive: its description's country is there, not the name it shows
+        assert texts[positive].description.split(",")[0].split(" in ")[1].lower() in query or \
+            "something i read about" in query
