@@ -60,3 +60,10 @@ def test_phonetic_distance_orders_candidates() -> None:
     assert phonetic_distance("chaikovsky", "Tchaikovsky") < 0.1
     assert phonetic_distance("Санкт Питербург", "Санкт-Петербург") < 0.1
     assert phonetic_distance("table", "Tchaikovsky") > 0.5
+
+
+@pytest.mark.parametrize("form", ["São Paulo", "Saint-Étienne", "O'Neill", "Dvořák", "New  York!", "AC/DC"])
+def test_a_latin_form_has_the_keys_of_its_folded_spelling(form: str) -> None:
+    # DANCER looks up the keys of dense candidates' folded spellings, which the index memoised
+    assert fold(form).isascii()
+    assert phonetic_keys.__wrapped__(fold(form)) == phonetic_keys.__wrapped__(form)

@@ -492,7 +492,10 @@ def _distance_bounds(spans: list[str], folded: list[str], forms: list[str]) -> F
                              dtype=np.float32)
     sound = np.ones((len(spans), len(forms)), dtype=np.float32)
     span_keys = [(i, class_key(key)) for i, s in enumerate(spans) for key in phonetic_keys(s)]
-    form_keys = [(j, class_key(key)) for j, form in enumerate(forms) for key in phonetic_keys(form)]
+    # a Latin form has the keys of its folded spelling, which the index memoised when it was built
+    # (Cyrillic keys depend on word boundaries, which folding drops)
+    form_keys = [(j, class_key(key)) for j, (form, f) in enumerate(zip(forms, folded, strict=True))
+                 for key in phonetic_keys(f if f.isascii() else form)]
     if span_keys and form_keys:
         edits = process.cdist([k for _, k in span_keys], [k for _, k in form_keys], scorer=Levenshtein.distance,
                               dtype=np.float32)
