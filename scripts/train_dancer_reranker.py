@@ -88,6 +88,14 @@ def asr_style(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s']|(?<!\w)'|'(?!\w)", " ", text.lower()).split())
 
 
+def excluded_ids(evalset: str | None) -> set[str]:
+    """Every entity id of an evaluation set's groups (JSONL ``group`` lists; none without a set)."""
+    exclude: set[str] = set()
+    for line in Path(evalset).read_text().splitlines() if evalset else ():
+        exclude.update(json.loads(line).get("group", []))
+    return exclude
+
+
 def filler_entities(count: int, seed: int) -> list[Entity]:
     """Made-up organisations that bring a catalog up to a round size (benchmarks at 100k)."""
     rng = random.Random(seed)
@@ -267,10 +275,7 @@ def main(argv: list[str] | None = None) -> int:
                          "names correct) tuned thresholds may change, at every catalog size")
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
-    exclude: set[str] = set()
-    if args.exclude:
-        for line in Path(args.exclude).read_text().splitlines():
-            exclude.update(json.loads(line).get("group", []))
+    exclude = excluded_ids(args.exclude)
     embedder = SentenceEmbedder(args.encoder)
     options = DancerOptions(dense_known_distance=args.dense_known_distance, dense_k=args.dense_k,
                             dense_distance=args.dense_distance, dense_top=args.dense_top,

@@ -200,7 +200,7 @@ class DancerCorrector:
         self.cyrillic_thresholds = self._thresholds(self.cyrillic_reranker)
         for r in {id(r): r for r in (self.reranker, self.cyrillic_reranker)}.values():
             trained_with = r.meta.get("encoder")
-            if trained_with and trained_with != getattr(embedder, "fingerprint", trained_with):
+            if trained_with and trained_with != embedder.fingerprint:
                 log.warning("DANCER scorer trained with sentence encoder %s, served with %s: its cosine features "
                             "mean something else; retrain it with --encoder", trained_with, embedder.fingerprint)
 
