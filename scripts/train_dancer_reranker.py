@@ -14,8 +14,10 @@ Every candidate of every gated span is one row: label 1 only for the true entity
 span that covers the mention. The decision threshold is the smallest probability whose
 replacements on a held-out part keep precision >= ``--precision``; with ``--real`` it is
 then tuned on the real ``dev`` split instead (``--tune-sizes``), together with the stricter
-threshold for replacing a span that names another catalog entity (``named_threshold``): the
-pair of grid values with the largest mean NE-CER reduction over PED-NEC across catalog sizes,
+threshold for replacing a span that names another catalog entity (``named_threshold``) and the
+catalog-size slope (``--size-slopes``: log-odds added per tenfold fewer entities than the
+training catalog, as the same features are stronger evidence in a smaller catalog): the
+values with the largest mean NE-CER reduction over PED-NEC across catalog sizes,
 among those that change at most ``--max-harm`` of the words of entity-free sentences (the dev
 split's clean records, their ASR output and the ``--clean`` sentences) and, at every size,
 ``--max-off-entity`` of the dev utterances' words outside their entity spans and
@@ -37,6 +39,7 @@ import json
 import random
 import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -265,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tune-sizes", default="1000,10000,100000",
                     help="catalog sizes for tuning the threshold on the real dev split ('' keeps the held-out rule)")
     ap.add_argument("--tune-grid", default=",".join(f"{x / 100:g}" for x in range(10, 91, 5)))
+    ap.add_argument("--size-slopes", default="0,0.25,0.5,0.75,1",
+                    help="catalog-size slopes tuned with the thresholds (log-odds per tenfold fewer entities than "
+                         "--catalog-size, none below the smallest --tune-sizes; 0: one calibration for every size)")
     ap.add_argument("--max-harm", type=float, default=0.001,
                     help="largest share of entity-free words a tuned threshold may change")
     ap.add_argument("--max-off-entity", type=float, default=0.004,
@@ -294,8 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     p = 1 / (1 + np.exp(-(((X - mean) / scale) @ w + b)))
     threshold = named_threshold = pick_threshold(p[held], y[held], g[held], args.precision)
     reranker = Reranker(tuple(w.round(6).tolist()), round(b, 6), tuple(mean.round(6).tolist()),
-                        tuple(scale.round(6).tolist()), {})
+                        tuple(scale.round(6).tolist()), {"size_reference": len(corrector.dense["default"])})
     tuning: dict[str, Any] = {"rule": f"held-out synthetic precision >= {args.precision}", "held_out": threshold}
+    size_prior: dict[str, Any] = {}  # none unless tuned: the probability as trained at one catalog size
     if args.real and args.tune_sizes:
         sizes = [int(x) for x in args.tune_sizes.split(",")]
         entities = universe(max(sizes))
@@ -304,12 +311,15 @@ def main(argv: list[str] | None = None) -> int:
                                 DenseIndex.embeddings(entities, embedder, cache_dir=args.cache),
                                 grid=[float(x) for x in args.tune_grid.split(",")], max_harm=args.max_harm,
                                 seed=args.seed, options=options, max_off_entity=args.max_off_entity,
-                                max_reference_harm=args.max_reference_harm)
+                                max_reference_harm=args.max_reference_harm,
+                                slopes=[float(x) for x in args.size_slopes.split(",")])
         threshold, named_threshold = tuning["threshold"], tuning["named_threshold"]
+        size_prior = {k: tuning[k] for k in ("size_slope", "size_reference", "size_floor")}
         print(json.dumps(tuning["grid"]), flush=True)
     report = {"features": list(FEATURES), "weights": list(reranker.weights), "bias": reranker.bias,
               "mean": list(reranker.mean), "scale": list(reranker.scale),
-              "meta": {"threshold": threshold, "named_threshold": named_threshold, "threshold_tuning": tuning,
+              "meta": {"threshold": threshold, "named_threshold": named_threshold, **size_prior,
+                       "threshold_tuning": tuning,
                        "rows": len(y),
                        "positives": int(y.sum()), "utterances": len(rows),
                        "clean_sentences": len(clean), "catalog_size": len(corrector.dense["default"]),
@@ -326,31 +336,37 @@ def main(argv: list[str] | None = None) -> int:
 def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: list[str], sizes: list[int],
                    entities: list[Entity], embedder: Embedder, matrix: np.ndarray, *, grid: list[float],
                    max_harm: float, seed: int, options: DancerOptions,
-                   max_off_entity: float = 1.0, max_reference_harm: float = 1.0) -> dict[str, Any]:
-    """The pair of ``grid`` thresholds (any span; a span that names another catalog entity, never
+                   max_off_entity: float = 1.0, max_reference_harm: float = 1.0,
+                   slopes: Sequence[float] = (0.0,)) -> dict[str, Any]:
+    """The catalog-size slope (``slopes``; see :meth:`Reranker.size_shift`: log-odds per tenfold
+    fewer entities than the ``reranker`` was trained at, none below the smallest of ``sizes``) and
+    the pair of ``grid`` thresholds (any span; a span that names another catalog entity, never
     lower) with the largest mean NE-CER reduction over PED-NEC on the ``records``' dev split
     (confusable utterances) across catalog ``sizes`` (drawn from ``entities``, rows of ``matrix``,
     as the benchmark draws them), among those that change at most ``max_harm`` of the words of
     entity-free sentences and, at every size, at most ``max_off_entity`` of the confusable
     utterances' words outside their entity spans and at most ``max_reference_harm`` of the words of
-    their reference texts (correct names must stay); ties go to the higher thresholds."""
+    their reference texts (correct names must stay); ties go to the smaller slope, then the higher
+    thresholds."""
     records = [r for r in records if r["split"] == "dev" and "hyp" in r]
     confusable = [r for r in records if r["kind"] == "confusable"]
     entity_free = sorted({*clean, *(r["text"] for r in records if r["kind"] == "clean"),
                           *(r["hyp"] for r in records if r["kind"] == "clean")})
+    reference = int(reranker.meta.get("size_reference", len(entities)))
     pairs = [(t, named) for t in grid for named in grid if named >= t]
-    gains: dict[tuple[float, float], list[float]] = {p: [] for p in pairs}
-    harm: dict[tuple[float, float], tuple[int, int]] = {p: (0, 0) for p in pairs}
-    off_entity: dict[tuple[float, float], list[float]] = {p: [] for p in pairs}
-    reference_harm: dict[tuple[float, float], list[float]] = {p: [] for p in pairs}
+    keys = [(slope, t, named) for slope in slopes for t, named in pairs]
+    gains: dict[tuple[float, float, float], list[float]] = {k: [] for k in keys}
+    harm: dict[tuple[float, float, float], tuple[int, int]] = {k: (0, 0) for k in keys}
+    off_entity: dict[tuple[float, float, float], list[float]] = {k: [] for k in keys}
+    reference_harm: dict[tuple[float, float, float], list[float]] = {k: [] for k in keys}
     for size in sizes:
         # as the benchmark does: parts of the utterances when their groups do not fit one catalog
         refs: list[str] = []
         spans: list[list[EntitySpan]] = []
         hyps: list[str] = []
         base_outputs: list[str] = []
-        scored_hyps: list[list[Scored]] = []
-        scored_refs: list[list[Scored]] = []
+        scored_hyps: list[tuple[int, list[Scored]]] = []  # (catalog size, candidates)
+        scored_refs: list[tuple[int, list[Scored]]] = []
         first: DancerCorrector | None = None
         for part in parts_for(confusable, size):
             rows = subset(entities, {eid for r in part for eid in r["group"]}, size, seed)
@@ -363,38 +379,65 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
             hyps += [r["hyp"] for r in part]
             base_outputs += [pednec.correct_text(r["hyp"])[0] for r in part]
             # scoring does not depend on the thresholds: score once, decide per grid pair
-            scored_hyps += [corrector.score_text(r["hyp"]) for r in part]
-            scored_refs += [corrector.score_text(r["text"]) for r in part]
+            scored_hyps += [(len(rows), corrector.score_text(r["hyp"])) for r in part]
+            scored_refs += [(len(rows), corrector.score_text(r["text"])) for r in part]
         assert first is not None
-        scored_free = [first.score_text(x) for x in entity_free]
+        scored_free = [(len(first.dense["default"]), first.score_text(x)) for x in entity_free]
         base = entity_scores(refs, base_outputs, spans).ne_cer
-        for t, named in pairs:
-            def decide(texts: list[str], scored: list[list[Scored]], limits: tuple[float, float] = (t, named),
-                       corrector: DancerCorrector = first) -> list[str]:
-                return [corrector.apply(x, s, *limits)[0] for x, s in zip(texts, scored, strict=True)]
+        for slope in slopes:
+            sized = dataclasses.replace(reranker, meta={**reranker.meta, "size_slope": slope,
+                                                        "size_reference": reference, "size_floor": min(sizes)})
+            hyps_scored, refs_scored, free_scored = (rescore(sized, x) for x in (scored_hyps, scored_refs, scored_free))
+            for t, named in pairs:
+                def decide(texts: list[str], scored: list[list[Scored]], limits: tuple[float, float] = (t, named),
+                           corrector: DancerCorrector = first) -> list[str]:
+                    return [corrector.apply(x, s, *limits)[0] for x, s in zip(texts, scored, strict=True)]
 
-            got = entity_scores(refs, decide(hyps, scored_hyps), spans, inputs=hyps)
-            gains[t, named].append((base - got.ne_cer) / base if base else 0.0)
-            off_entity[t, named].append(got.off_entity_rate or 0.0)
-            changed, total = words_changed(refs, decide(refs, scored_refs))
-            reference_harm[t, named].append(changed / max(total, 1))
-            changed, total = words_changed(entity_free, decide(entity_free, scored_free))
-            harm[t, named] = (harm[t, named][0] + changed, harm[t, named][1] + total)
-    table = {f"{t}/{named}": {"ne_cer_reduction": [round(g, 4) for g in gains[t, named]],
-                              "harm": round(harm[t, named][0] / max(harm[t, named][1], 1), 5),
-                              "off_entity": [round(x, 5) for x in off_entity[t, named]],
-                              "reference_harm": [round(x, 5) for x in reference_harm[t, named]]}
-             for t, named in pairs}
-    allowed = [p for p in pairs if harm[p][0] <= max_harm * harm[p][1] and max(off_entity[p]) <= max_off_entity
-               and max(reference_harm[p]) <= max_reference_harm]
-    allowed = allowed or [(max(grid), max(grid))]
-    best = max(allowed, key=lambda p: (round(float(np.mean(gains[p])), 6), p))
+                key = (slope, t, named)
+                got = entity_scores(refs, decide(hyps, hyps_scored), spans, inputs=hyps)
+                gains[key].append((base - got.ne_cer) / base if base else 0.0)
+                off_entity[key].append(got.off_entity_rate or 0.0)
+                changed, total = words_changed(refs, decide(refs, refs_scored))
+                reference_harm[key].append(changed / max(total, 1))
+                changed, total = words_changed(entity_free, decide(entity_free, free_scored))
+                harm[key] = (harm[key][0] + changed, harm[key][1] + total)
+    allowed = [k for k in keys if harm[k][0] <= max_harm * harm[k][1] and max(off_entity[k]) <= max_off_entity
+               and max(reference_harm[k]) <= max_reference_harm]
+    allowed = allowed or [(min(slopes), max(grid), max(grid))]
+
+    def rank(k: tuple[float, float, float]) -> tuple[float, float, float, float]:
+        return round(float(np.mean(gains[k])), 6), -k[0], k[1], k[2]
+
+    best = max(allowed, key=rank)
+    # the chosen slope's grid in full, and the best allowed pair at every slope
+    table = {f"{k[1]}/{k[2]}": {"ne_cer_reduction": [round(g, 4) for g in gains[k]],
+                              "harm": round(harm[k][0] / max(harm[k][1], 1), 5),
+                              "off_entity": [round(x, 5) for x in off_entity[k]],
+                              "reference_harm": [round(x, 5) for x in reference_harm[k]]}
+             for k in keys if k[0] == best[0]}
+    per_slope = {}
+    for slope in slopes:
+        fits = [k for k in allowed if k[0] == slope]
+        if fits:
+            k = max(fits, key=rank)
+            per_slope[str(slope)] = {"threshold": k[1], "named_threshold": k[2],
+                                     "ne_cer_reduction": [round(g, 4) for g in gains[k]]}
     return {"rule": f"real dev split: best mean NE-CER reduction over PED-NEC at catalog sizes {sizes}, "
                     f"entity-free words changed <= {max_harm:.2%}, words outside the entity spans of the "
                     f"confusable utterances changed <= {max_off_entity:.2%} and words of their reference "
                     f"texts changed <= {max_reference_harm:.2%} at every size",
-            "threshold": best[0], "named_threshold": best[1], "dev_utterances": len(confusable),
-            "entity_free_sentences": len(entity_free), "grid": table}
+            "size_slope": best[0], "size_reference": reference, "size_floor": min(sizes),
+            "threshold": best[1], "named_threshold": best[2], "dev_utterances": len(confusable),
+            "entity_free_sentences": len(entity_free), "slopes": per_slope, "grid": table}
+
+
+def rescore(reranker: Reranker, scored: list[tuple[int, list[Scored]]]) -> list[list[Scored]]:
+    """Each text's candidates with ``reranker``'s probabilities in a catalog of the size given with them."""
+    out = []
+    for size, found in scored:
+        p = reranker.probabilities(np.asarray([s.features for s in found]), size) if found else []
+        out.append([dataclasses.replace(s, probability=float(q)) for s, q in zip(found, p, strict=True)])
+    return out
 
 
 def pick_threshold(p: np.ndarray, y: np.ndarray, g: np.ndarray, precision: float) -> float:

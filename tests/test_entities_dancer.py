@@ -275,6 +275,16 @@ def test_threshold_tuned_on_the_real_dev_split_picks_the_best_allowed_value() ->
     # the reference texts name their entities correctly and stay as they are
     assert grid["0.5/0.5"]["reference_harm"] == [0.0] and tune(0.001, max_reference_harm=0.0)[:2] == (0.5, 0.5)
     assert tune(0.001, max_reference_harm=-1.0)[:2] == (0.9999, 0.9999)
+    # the catalog-size slope is tuned with the thresholds: trained at 4,000 entities, the four-entity
+    # catalog (three tenfolds smaller) lifts the log-odds by 3 x slope, enough to pass 0.9999 at slope 3
+    base = reranker()
+    trained_large = Reranker(base.weights, base.bias, base.mean, base.scale, {"size_reference": 4_000})
+    sloped = tune_threshold(trained_large, records, [], [4], ENTITIES, embedder, matrix, grid=[0.9999],
+                            max_harm=0.001, seed=0, options=DancerOptions(), slopes=[0.0, 3.0])
+    assert (sloped["size_slope"], sloped["size_reference"], sloped["size_floor"]) == (3.0, 4_000, 4)
+    assert sloped["slopes"]["0.0"]["ne_cer_reduction"] == [0.0] < sloped["slopes"]["3.0"]["ne_cer_reduction"]
+    assert tune_threshold(trained_large, records, [], [4], ENTITIES, embedder, matrix, grid=[0.9999],
+                          max_harm=0.001, seed=0, options=DancerOptions())["size_slope"] == 0.0
 
 
 def test_the_entities_nearest_to_the_utterance_may_sound_further_off() -> None:
@@ -507,3 +517,24 @@ def test_encoder_training_triples_pair_a_misheard_utterance_with_its_entity_and_
         # the query is about the positive: its description's country is there, not the name it shows
         assert texts[positive].description.split(",")[0].split(" in ")[1].lower() in query or \
             "something i read about" in query
+
+
+def test_the_catalog_size_shifts_the_scorer_by_its_tuned_slope() -> None:
+    base = reranker()
+    sized = Reranker(base.weights, base.bias, base.mean, base.scale,
+                     {"size_slope": 0.5, "size_reference": 100_000, "size_floor": 1_000})
+    assert base.size_shift(1_000) == 0.0 and sized.size_shift(None) == 0.0  # no slope, no size: no shift
+    assert sized.size_shift(100_000) == 0.0
+    assert sized.size_shift(1_000) == pytest.approx(1.0)  # two tenfolds below the reference, 0.5 each
+    assert sized.size_shift(10) == sized.size_shift(1_000)  # below the floor: as the floor
+    assert sized.size_shift(1_000_000) == pytest.approx(-0.5)  # larger catalogs: weaker evidence
+    table = np.asarray([[0.2] * len(FEATURES), [0.6] * len(FEATURES)])
+    small, large = sized.probabilities(table, 1_000), sized.probabilities(table, 1_000_000)
+    assert (small > sized.probabilities(table)).all() and (large < sized.probabilities(table)).all()
+    assert np.allclose(small, [sized.probability(row, 1_000) for row in table])
+    # DANCER scores with its catalog's size: four entities here, which count as the floor
+    corrector = dancer()
+    corrector.reranker = sized
+    scored = corrector.score_text("we drank wine from marsella")
+    assert scored and all(s.probability == pytest.approx(sized.probability(s.features, 4)) for s in scored)
+    assert all(s.probability > base.probability(s.features) for s in scored)

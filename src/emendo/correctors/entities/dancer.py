@@ -15,7 +15,10 @@ A small learned scorer (logistic regression trained by ``scripts/train_dancer_re
 on synthetic confusions built from the catalog and the real evaluation set's dev split; weights
 in ``emendo/data/models/dancer/reranker.json``) turns phonetic distance, the
 utterance/description cosine, the dense rank and their margins over the other candidates into
-a probability; its decision threshold is tuned on the real dev split. A span that already
+a probability; its decision threshold is tuned on the real dev split, together with a
+catalog-size slope: the larger the catalog, the likelier a span sounds like one of its names by
+chance, so the scorer's log-odds move by ``size_slope`` per tenfold fewer entities than it was
+trained with (:meth:`Reranker.size_shift`). A span that already
 names a catalog entity is scored too (its own entity is a candidate, and choosing it keeps
 the text), so a homophone of the intended entity can be replaced, but only at the stricter
 ``named_threshold``; a name the text already holds is not written again in place of other
@@ -161,16 +164,32 @@ class Reranker:
         return cls(tuple(data["weights"]), float(data["bias"]), tuple(data["mean"]), tuple(data["scale"]),
                    data.get("meta", {}))
 
-    def probabilities(self, table: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    def probabilities(self, table: npt.NDArray[np.float64], catalog_size: int | None = None) -> npt.NDArray[np.float64]:
         """:meth:`probability` of every row of a (candidates x features) table."""
-        z = self.bias + ((table - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.weights)
+        z = self.bias + self.size_shift(catalog_size) + (
+            (table - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.weights)
         out: npt.NDArray[np.float64] = 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
         return out
 
-    def probability(self, features: Sequence[float]) -> float:
-        z = self.bias + sum(w * (x - m) / s for w, x, m, s in
-                            zip(self.weights, features, self.mean, self.scale, strict=True))
+    def probability(self, features: Sequence[float], catalog_size: int | None = None) -> float:
+        """The probability that a candidate (its :data:`FEATURES`) is the entity the span meant,
+        in a catalog of ``catalog_size`` entities (None: the size the weights were trained at)."""
+        z = self.bias + self.size_shift(catalog_size) + sum(
+            w * (x - m) / s for w, x, m, s in zip(self.weights, features, self.mean, self.scale, strict=True))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def size_shift(self, catalog_size: int | None) -> float:
+        """Log-odds added for a catalog of ``catalog_size`` entities: ``meta.size_slope`` per tenfold
+        below the size the weights were trained at (``meta.size_reference``), less above it. The
+        more entities, the likelier a span sounds like one of them by chance, so the same features
+        are weaker evidence in a larger catalog. Sizes below ``meta.size_floor`` (the smallest
+        the slope was tuned at) count as that size."""
+        slope = float(self.meta.get("size_slope", 0.0))
+        if not slope or not catalog_size:
+            return 0.0
+        reference = float(self.meta.get("size_reference", catalog_size))
+        floor = float(self.meta.get("size_floor", 1))
+        return slope * math.log10(reference / max(float(catalog_size), floor))
 
 
 class DancerCorrector:
@@ -302,7 +321,7 @@ class DancerCorrector:
         for number, (first, last, start, end, unknown, capitalised, gated) in enumerate(looked):
             out += self._span_candidates(text, (first, last, start, end, number), (unknown, capitalised, gated),
                                          phonetic.get((first, last), []), dense, dense_hits, query,
-                                         (contexts[first, last], idf, overlaps.get((first, last), {})))
+                                         (contexts[first, last], idf, overlaps.get((first, last), {})), len(index))
         if opts.named_once and named:
             out = [s for s in out if _named_here(s, named)]
         return out
@@ -370,7 +389,8 @@ class DancerCorrector:
     def _span_candidates(self, text: str, where: tuple[int, int, int, int, int], flags: tuple[bool, bool, bool],
                          phonetic: list[Candidate], dense: DenseIndex | None,
                          dense_hits: _DenseForms, query: FloatArray,
-                         context: tuple[set[str], dict[str, float], dict[str, float]]) -> list[Scored]:
+                         context: tuple[set[str], dict[str, float], dict[str, float]],
+                         catalog_size: int | None = None) -> list[Scored]:
         opts = self.options
         first, last, start, end, number = where  # number: the span's row in dense_hits
         unknown, capitalised, gated = flags
@@ -431,7 +451,7 @@ class DancerCorrector:
         table[:, 13] = overlap - _best_other(overlap, np.max, 0.0)
         table[:, 14] = float(gated)
         table[:, 15] = [math.log1p(dense_hits.rank.get(eid, opts.dense_k)) for eid in ids]
-        probabilities = (self.cyrillic_reranker if cyrillic else self.reranker).probabilities(table)
+        probabilities = (self.cyrillic_reranker if cyrillic else self.reranker).probabilities(table, catalog_size)
         out = []
         for j, eid in enumerate(ids):
             entity, surface, _ = found[eid]
