@@ -16,20 +16,17 @@ their meaning while each utterance costs a third less time. The texts:
 With ``--contrastive`` > 0 the InfoNCE loss of each utterance against every entity text of the
 batch (scale 20) is added: a fine-tune that teaches the encoder to use the misheard name as
 well as the context (tried with all six layers and ``--distil 0``: better retrieval, worse
-DANCER; not shipped). Utterances are never about an entity of the evaluation set's groups
-(``--exclude``) or a held-out Russian name; but the entity texts paired with the texts that
-have no positive (``other_texts``) are drawn from every built-in entity, so ~2% of them (239 of
-6,000 in the shipped run) are texts of evaluation-group entities and ~15% of held-out Russian
-names: distillation targets only (the teacher's vector for that text), never linked to an
-utterance. Kept as is so the shipped model's command reproduces it; drawing them from the
-non-excluded entities is for the next retrain.
+DANCER; not shipped). No text comes from an entity of the evaluation set's groups
+(``--exclude``) or a held-out Russian name: utterances are about other entities, and the entity
+texts paired with the texts that have no positive (``other_texts``) are drawn from the entities
+outside both.
 Writes a transformers model folder (``--out``) that ``scripts/export_minilm.py --model-dir``
 exports to int8 ONNX with its parity check. The shipped encoder, in the training venv::
 
     OMP_NUM_THREADS=1 nice .venv-train/bin/python scripts/train_entity_encoder.py \\
-        --exclude runs/entities/evalset.jsonl --out runs/encoder/d4r --threads 1 \\
+        --exclude runs/entities/evalset.jsonl --out runs/encoder/d4c --threads 1 \\
         --clean runs/real/speech_train.jsonl --clean-ru runs/corpora/ru/train.jsonl.gz
-    .venv-train/bin/python scripts/export_minilm.py --model-dir runs/encoder/d4r -o runs/encoder/d4r-onnx
+    .venv-train/bin/python scripts/export_minilm.py --model-dir runs/encoder/d4c -o runs/encoder/d4c-onnx
 """
 
 from __future__ import annotations
@@ -46,7 +43,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from export_minilm import _model_dir
 from make_entity_evalset import TEMPLATES, clean_sentences, confusable_groups, context_of, english_entities
-from russian_entity_utterances import clean_russian, russian_names, utterances
+from russian_entity_utterances import clean_russian, held_out, russian_names, utterances
 from train_dancer_reranker import asr_style, excluded_ids, misspell
 
 from emendo.correctors.entities.catalog import builtin_catalog_files, read_catalog_file
@@ -96,12 +93,14 @@ def triples(entities: list[Entity], count: int, rng: random.Random, asr_share: f
     return out
 
 
-def other_texts(args: argparse.Namespace, rng: random.Random) -> list[tuple[str, str, str]]:
+def other_texts(args: argparse.Namespace, rng: random.Random, exclude: set[str]) -> list[tuple[str, str, str]]:
     """Texts that only the distillation loss uses (they have no positive): Russian utterances about
     the not-held-out Russian names with their entity texts, entity-free English and Russian
-    sentences, so the student keeps the teacher's cosines on those too."""
+    sentences, so the student keeps the teacher's cosines on those too. Every entity text comes
+    from an entity outside the evaluation groups (``exclude``) and outside the Russian
+    benchmark's held-out quarter."""
     russian = [e for path in builtin_catalog_files() for e in read_catalog_file(path)
-               if e.lang == "ru" and e.description]
+               if e.lang == "ru" and e.description and not held_out(e.id)]
     by_id = {e.id: e for e in russian}
     out = []
     if args.russian and russian:
@@ -110,7 +109,7 @@ def other_texts(args: argparse.Namespace, rng: random.Random) -> list[tuple[str,
     clean = clean_sentences(Path(args.clean), args.clean_count, rng) if args.clean else []
     if args.clean_ru:
         clean += clean_russian(args.clean_ru, args.clean_count, rng)
-    pool = russian + english_entities(builtin_catalog_files())
+    pool = russian + [e for e in english_entities(builtin_catalog_files()) if e.id not in exclude]
     out += [(text, entity_text(rng.choice(pool)), entity_text(rng.choice(pool))) for text in clean]
     return out
 
@@ -154,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.contrastive > 0:
             sys.exit("--russian/--clean/--clean-ru texts have no positive entity: with --contrastive > 0 pass "
                      "--russian 0 and neither --clean nor --clean-ru")
-        data += other_texts(args, rng)
+        data += other_texts(args, rng, exclude)
     print(f"{len(entities)} entities, {len(data)} training triples; e.g. {data[0]}", flush=True)
 
     start = Path(args.model_dir) if args.model_dir else _model_dir(None)

@@ -519,6 +519,36 @@ def test_encoder_training_triples_pair_a_misheard_utterance_with_its_entity_and_
             "something i read about" in query
 
 
+def test_encoder_distillation_texts_come_from_no_evaluation_or_held_out_entity(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import argparse
+    import json
+    import random
+
+    import train_entity_encoder
+    from russian_entity_utterances import held_out
+
+    english = [Entity(f"e:{i}", f"Placename{chr(97 + i)}", description=f"town number {i}", lang="en")
+               for i in range(8)]
+    russian = [Entity(f"r:{i}", f"Город{i}", description=f"город номер {i}", lang="ru") for i in range(16)]
+    assert any(held_out(e.id) for e in russian) and not all(held_out(e.id) for e in russian)
+    catalog = tmp_path / "catalog.jsonl"
+    catalog.write_text("".join(json.dumps({"id": e.id, "name": e.name, "description": e.description,
+                                           "lang": e.lang}) + "\n" for e in english + russian))
+    clean = tmp_path / "clean.txt"
+    clean.write_text("".join(f"this is an ordinary sentence number {i} here\n" for i in range(300)))
+    monkeypatch.setattr(train_entity_encoder, "builtin_catalog_files", lambda: [catalog])
+    args = argparse.Namespace(russian=0, clean=str(clean), clean_ru=None, clean_count=300, asr_style=0.8)
+    excluded = {"e:0", "e:1", "e:2"}
+    rows = train_entity_encoder.other_texts(args, random.Random(0), excluded)
+    partners = {t for row in rows for t in row[1:]}
+    assert len(rows) == 300
+    allowed = {entity_text(e) for e in english if e.id not in excluded} | {
+        entity_text(e) for e in russian if not held_out(e.id)}
+    assert partners <= allowed and len(partners) > len(allowed) // 2  # drawn widely, never from the others
+
+
 def test_the_catalog_size_shifts_the_scorer_by_its_tuned_slope() -> None:
     base = reranker()
     sized = Reranker(base.weights, base.bias, base.mean, base.scale,
