@@ -379,8 +379,9 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
             hyps += [r["hyp"] for r in part]
             base_outputs += [pednec.correct_text(r["hyp"])[0] for r in part]
             # scoring does not depend on the thresholds: score once, decide per grid pair
-            scored_hyps += [(len(rows), corrector.score_text(r["hyp"])) for r in part]
-            scored_refs += [(len(rows), corrector.score_text(r["text"])) for r in part]
+            served = len(corrector.dense["default"])  # the catalog size DANCER scores with
+            scored_hyps += [(served, corrector.score_text(r["hyp"])) for r in part]
+            scored_refs += [(served, corrector.score_text(r["text"])) for r in part]
         assert first is not None
         scored_free = [(len(first.dense["default"]), first.score_text(x)) for x in entity_free]
         base = entity_scores(refs, base_outputs, spans).ne_cer
