@@ -26,7 +26,7 @@ that build with a second one (``--seed 14 --confusable 900 --normal 200 --clean-
 then ``--merge first.jsonl second.jsonl --out runs/entities/evalset.jsonl``; the clean source is a
 seeded sample of the corpus's test split, ``scripts/sample_corpus.py``; ``scripts/entity_bench_data.sh``
 runs every step): 1,782 records, 619 confusable in the test split and 649 in dev (rebuilt from
-nothing on 2026-11-27; the set of sessions 9-11 had 1,793 / 622 / 651: its clean sentences came from an
+nothing on 2026-11-27; the set of sessions 9-11 had 1,793 / 622 / 651, most likely because its clean sentences came from an
 earlier sample, and Whisper decodes several utterances packed in one window, so a few neighbouring
 hypotheses and drops differ). Splits are disjoint in the entity that each utterance
 names; an entity can still appear in both splits as a sound-alike member of two groups (233
