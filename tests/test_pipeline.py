@@ -68,3 +68,41 @@ def test_wrong_length_detected():
 
     with pytest.raises(CorrectorError, match="returned 0 corrections for 1"):
         Pipeline([Short()]).correct([Hypothesis("1", "x")])
+
+
+class Merge:
+    """Joins the first two words: a stage that changes the word count."""
+
+    name, version = "merge", "1"
+
+    def correct(self, batch):
+        return [Correction(h, "".join(h.text.split()[:2]) + " " + " ".join(h.text.split()[2:])) for h in batch]
+
+
+def test_word_confidences_follow_a_stage_that_changes_the_word_count():
+    # a record with word confidences must come out as a correction, not fail validation in the
+    # next stage (or after the last) because the word count changed
+    hyp = Hypothesis("1", "new york is big", confidences=(0.4, 0.9, 0.8, 0.7))
+    (c,) = Pipeline([Merge(), Upper()]).correct([hyp])
+    assert c.corrected == "NEWYORK IS BIG"
+    seen = []
+
+    class Spy:
+        name, version = "spy", "1"
+
+        def correct(self, batch):
+            seen.extend(batch)
+            return [Correction(h, h.text) for h in batch]
+
+    Pipeline([Merge(), Spy()]).correct([hyp])
+    assert seen[0].text == "newyork is big" and seen[0].confidences == (0.4, 0.8, 0.7)
+
+
+def test_carry_confidences():
+    from emendo.records import carry_confidences
+
+    assert carry_confidences("a b c", "a b c", (0.1, 0.2, 0.3)) == (0.1, 0.2, 0.3)
+    assert carry_confidences("a b c", "a x y c", (0.9, 0.5, 0.8)) == (0.9, 0.5, 0.5, 0.8)  # b -> x y
+    assert carry_confidences("a b c", "a c", (0.9, 0.5, 0.8)) == (0.9, 0.8)  # b deleted
+    assert carry_confidences("a c", "a b c", (0.9, 0.6)) == (0.9, 0.6, 0.6)  # inserted: its neighbours' lowest
+    assert carry_confidences("a b", "", (0.9, 0.6)) is None

@@ -22,6 +22,7 @@ through emendo without losing anything. A record with a ``schema`` newer than
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -262,8 +263,30 @@ def encode(record: Hypothesis | Correction | TrainingPair) -> bytes:
 
 
 def with_text(hyp: Hypothesis, text: str) -> Hypothesis:
-    """A copy of ``hyp`` with a new 1-best text (used between pipeline stages)."""
-    return replace(hyp, text=text)
+    """A copy of ``hyp`` with a new 1-best text (used between pipeline stages); its word
+    confidences follow the words (:func:`carry_confidences`), so a stage that merges or splits
+    words hands the next one a valid record."""
+    if hyp.confidences is None or text == hyp.text:
+        return replace(hyp, text=text)
+    return replace(hyp, text=text, confidences=carry_confidences(hyp.text, text, hyp.confidences))
+
+
+def carry_confidences(old: str, new: str, confidences: Sequence[float]) -> tuple[float, ...] | None:
+    """The recogniser's word confidences of ``old`` moved onto the words of ``new``: a word a
+    stage left as it was keeps its own; the words that replace others get the lowest of theirs
+    (the recogniser was unsure there, whatever a stage made of it); an inserted word gets the
+    lowest of its neighbours'. None when ``new`` has no words or ``old`` had none."""
+    before, after = old.split(), new.split()
+    if not after or not before or len(confidences) != len(before):
+        return None
+    out: list[float] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=before, b=after, autojunk=False).get_opcodes():
+        if op == "equal":
+            out += confidences[i1:i2]
+        elif op != "delete":
+            source = confidences[i1:i2] if i2 > i1 else confidences[max(i1 - 1, 0):i1 + 1]
+            out += [min(source)] * (j2 - j1)
+    return tuple(out)
 
 
 # ---------------------------------------------------------------- validation
