@@ -13,8 +13,8 @@ Three kinds of records, all English:
 Entity spans are character offsets into ``text``. Each record gets ``split`` ``dev`` or
 ``test`` by a hash of its entity's group, so the test part shares no entity with dev. With
 ``--asr`` the texts go through the real TTS->ASR pipeline (``emendo synth speech``, run with
-``--workers 1``) and every record gains ``hyp`` (1-best) and ``nbest``; records the pipeline
-dropped are dropped.
+``--workers 1``) and every record gains ``hyp`` (1-best), ``nbest`` and ``confidences`` (Whisper's
+per-word probabilities of ``hyp``, when it gave them); records the pipeline dropped are dropped.
 
 Example::
 
@@ -26,9 +26,9 @@ that build with a second one (``--seed 14 --confusable 900 --normal 200 --clean-
 then ``--merge first.jsonl second.jsonl --out runs/entities/evalset.jsonl``; the clean source is a
 seeded sample of the corpus's test split, ``scripts/sample_corpus.py``; ``scripts/entity_bench_data.sh``
 runs every step): 1,782 records, 619 confusable in the test split and 649 in dev (rebuilt from
-nothing on 2026-11-27; the set of sessions 9-11 had 1,793 / 622 / 651, most likely because its clean sentences came from an
-earlier sample, and Whisper decodes several utterances packed in one window, so a few neighbouring
-hypotheses and drops differ). Splits are disjoint in the entity that each utterance
+nothing on 2026-11-27; the set of sessions 9-11 had 1,793 / 622 / 651, most likely because its
+clean sentences came from an earlier sample, and Whisper decodes several utterances packed in one
+window, so a few neighbouring hypotheses and drops differ). Splits are disjoint in the entity that each utterance
 names; an entity can still appear in both splits as a sound-alike member of two groups (233
 of ~5,100 group members in the merged set).
 """
@@ -169,7 +169,10 @@ def run_asr(records: list[dict[str, Any]], out: Path, seed: int) -> list[dict[st
     for r in records:
         pair = hyps.get(r["id"])
         if pair is not None:
-            out_records.append({**r, "hyp": pair["noisy"], "nbest": pair.get("nbest"),
+            confidences = pair.get("confidences")
+            if confidences is not None and len(confidences) != len(pair["noisy"].split()):
+                confidences = None
+            out_records.append({**r, "hyp": pair["noisy"], "nbest": pair.get("nbest"), "confidences": confidences,
                                 "voice": pair.get("provenance", {}).get("voice")})
     return out_records
 
