@@ -6,7 +6,9 @@ entities and their sound-alikes) plus a deterministic sample of the other built-
 ``universe``). When the groups alone do not fit a size (1k with the full evaluation set), the
 utterances are split into consecutive parts whose groups fill at most 3/4 of it, and each part
 is corrected with its own catalog of that size; scores are over all parts together.
-Inputs are the real TTS->ASR hypotheses of ``scripts/make_entity_evalset.py``;
+Inputs are the real TTS->ASR hypotheses of ``scripts/make_entity_evalset.py``, given to DANCER
+with Whisper's word confidences as a record carries them (its reduction without them, as for
+plain-text input, is reported too);
 entity-free ``clean`` sentences are fed both as their clean text and as their ASR output to
 measure harm (words changed); ``--clean-extra`` adds a larger entity-free set (sentences
 not used in training: the reranker's negatives come from ``speech_train``). In the utterances
@@ -58,12 +60,28 @@ from emendo.correctors.entities.types import Entity
 from emendo.eval.entities import entity_scores, project, record_spans, words_changed
 from emendo.malloc import keep_freed_memory
 
+Item = str | tuple[str, list[float] | None]  # a text, or an ASR output with its word confidences
 
-def run(corrector: Timed, texts: list[str]) -> tuple[list[str], list[float]]:
+
+def correct(corrector: Timed, item: Item) -> str:
+    """``corrector``'s output for one text; DANCER also gets the recogniser's word confidences."""
+    text, confidences = (item, None) if isinstance(item, str) else item
+    if isinstance(corrector, DancerCorrector):
+        return corrector.correct_text(text, confidences=confidences)[0]
+    return corrector.correct_text(text)[0]
+
+
+def asr_input(record: dict[str, Any], confidences: bool = True) -> Item:
+    """A record's hypothesis as the recogniser gave it: with its word confidences (when it has them
+    and ``confidences``)."""
+    return (record["hyp"], record.get("confidences") if confidences else None)
+
+
+def run(corrector: Timed, texts: list[Item]) -> tuple[list[str], list[float]]:
     outputs, ms = [], []
-    for text in texts:
+    for item in texts:
         t = time.perf_counter()
-        out, _ = corrector.correct_text(text)
+        out = correct(corrector, item)
         ms.append((time.perf_counter() - t) * 1000)
         outputs.append(out)
     return outputs, ms
@@ -82,8 +100,9 @@ def build(entities: list[Entity], matrix: np.ndarray, embedder: SentenceEmbedder
 Maker = Callable[[set[str]], dict[str, Any]]  # entity ids that must be in the catalog -> correctors
 
 
-def confusable_ne_cer(parts: list[list[dict[str, Any]]], make: Maker) -> dict[str, float]:
-    """NE-CER of each system on the confusable records, each part corrected with its own catalog."""
+def confusable_ne_cer(parts: list[list[dict[str, Any]]], make: Maker, confidences: bool = True) -> dict[str, float]:
+    """NE-CER of each system on the confusable records, each part corrected with its own catalog
+    (DANCER given the recogniser's word confidences, or not)."""
     recs: list[dict[str, Any]] = []
     outs: dict[str, list[str]] = {"pednec": [], "dancer": []}
     for part in parts:
@@ -91,7 +110,7 @@ def confusable_ne_cer(parts: list[list[dict[str, Any]]], make: Maker) -> dict[st
         conf = [r for r in part if r["kind"] == "confusable"]
         recs += conf
         for name in outs:
-            outs[name] += [correctors[name].correct_text(r["hyp"])[0] for r in conf]
+            outs[name] += [correct(correctors[name], asr_input(r, confidences)) for r in conf]
     refs, spans = [r["text"] for r in recs], [record_spans(r) for r in recs]
     return {name: entity_scores(refs, got, spans).ne_cer for name, got in outs.items()}
 
@@ -117,7 +136,7 @@ def ceiling_output(dancer: DancerCorrector, record: dict[str, Any]) -> str:
     a span overlapping it include that entity: what a perfect choice among the candidates DANCER
     generates would give. Its NE-CER bounds what any scorer can reach with these candidates."""
     text, out = record["text"], record["hyp"]
-    scored = dancer.score_text(out)
+    scored = dancer.score_text(out, confidences=record.get("confidences"))
     for span in sorted(record_spans(record), key=lambda s: -s.start):  # right to left: offsets stay valid
         a, b = project(text, record["hyp"], span.start, span.end)
         if any(s.entity.id == span.entity_id and s.start < max(b, a + 1) and a < s.end for s in scored):
@@ -143,7 +162,7 @@ def forget(corrector: Timed) -> None:
                 class_key(key)
 
 
-def timed(corrector: Timed, texts: list[str], warm: list[str],
+def timed(corrector: Timed, texts: list[Item], warm: list[Item],
           passes: int) -> tuple[list[str], list[list[float]]]:
     """Outputs and per-pass latencies (ms) over ``passes`` passes. Before each, the memos are
     emptied and the corrector handles ``warm`` (other utterances, untimed), so every pass sees a
@@ -152,8 +171,8 @@ def timed(corrector: Timed, texts: list[str], warm: list[str],
     per_pass = []
     for _ in range(passes):
         forget(corrector)
-        for text in warm:
-            corrector.correct_text(text)
+        for item in warm:
+            correct(corrector, item)
         got, ms = run(corrector, texts)
         if outputs and got != outputs:
             raise RuntimeError("a corrector gave different outputs on two passes")
@@ -174,7 +193,7 @@ def latency(per_pass: list[list[float]]) -> dict[str, Any]:
 
 
 def evaluate(parts: list[list[dict[str, Any]]], make: Maker, extra: list[str],
-             warm: list[str], passes: int) -> dict[str, Any]:
+             warm: list[Item], passes: int) -> dict[str, Any]:
     """Scores, harm and latency; each part of the records is corrected with the catalog ``make``
     builds for its entity groups (the entity-free sets with the first part's)."""
     kinds, systems = ("confusable", "normal"), ("pednec", "dancer")
@@ -184,13 +203,13 @@ def evaluate(parts: list[list[dict[str, Any]]], make: Maker, extra: list[str],
                                                        for name in (*systems, "embedding")} for k in kinds}
     first: dict[str, Any] | None = None
     # the reference texts of the utterances that name entities, as input: correct names must stay
-    named: list[str] = []
+    named: list[Item] = []
     named_out: dict[str, tuple[list[str], list[float]]] = {name: ([], []) for name in systems}
     for part in parts:
         correctors = make({eid for r in part for eid in r["group"]})
         first = first or correctors
-        texts = [r["text"] for r in part if r["kind"] in kinds]
-        named += texts
+        texts: list[Item] = [r["text"] for r in part if r["kind"] in kinds]
+        named += [r["text"] for r in part if r["kind"] in kinds]
         for name in systems:
             got, took = run(correctors[name], texts)
             named_out[name][0].extend(got)
@@ -200,14 +219,14 @@ def evaluate(parts: list[list[dict[str, Any]]], make: Maker, extra: list[str],
             recs[kind] += part_recs
             outs[kind]["ceiling"] += [ceiling_output(correctors["dancer"], r) for r in part_recs]
             for name in systems:
-                got, per_pass = timed(correctors[name], [r["hyp"] for r in part_recs], warm, passes)
+                got, per_pass = timed(correctors[name], [asr_input(r) for r in part_recs], warm, passes)
                 outs[kind][name] += got
                 for values, more in zip(ms[kind][name], per_pass, strict=True):
                     values += more
             # the MiniLM embedding of the utterance alone, in the same passes: the part of DANCER's
             # latency that is the model's and moves most with the machine's speed
-            _, per_pass = timed(_EmbedOnly(correctors["dancer"].embedder), [r["hyp"] for r in part_recs], warm,
-                                passes)
+            _, per_pass = timed(_EmbedOnly(correctors["dancer"].embedder), [asr_input(r) for r in part_recs],
+                                warm, passes)
             for values, more in zip(ms[kind]["embedding"], per_pass, strict=True):
                 values += more
     result: dict[str, Any] = {"parts": len(parts)}
@@ -224,16 +243,18 @@ def evaluate(parts: list[list[dict[str, Any]]], make: Maker, extra: list[str],
             result[kind]["reduction_interval"] = reduction_interval(refs, spans, outs[kind]["pednec"],
                                                                     outs[kind]["dancer"])
     records = [r for part in parts for r in part]
-    sets = {"clean": [r["text"] for r in records if r["kind"] == "clean"],
-            "clean_asr": [r["hyp"] for r in records if r["kind"] == "clean"], "clean_extra": extra}
+    sets: dict[str, list[Item]] = {"clean": [r["text"] for r in records if r["kind"] == "clean"],
+                                   "clean_asr": [asr_input(r) for r in records if r["kind"] == "clean"],
+                                   "clean_extra": list(extra)}
     assert first is not None
     for key, clean in {**sets, "named": named}.items():
         result[key] = {"n": len(clean)}
+        inputs = [x if isinstance(x, str) else x[0] for x in clean]
         for name in systems:
             outputs, times = named_out[name] if key == "named" else run(first[name], clean)
-            changed, total = words_changed(clean, outputs)
+            changed, total = words_changed(inputs, outputs)
             result[key][name] = {"words_changed": changed, "words": total, "share": changed / max(total, 1),
-                                 "sentences_changed": sum(a != b for a, b in zip(clean, outputs, strict=True)),
+                                 "sentences_changed": sum(a != b for a, b in zip(inputs, outputs, strict=True)),
                                  **_lat(times)}
     return result
 
@@ -300,6 +321,9 @@ def markdown(report: dict[str, Any]) -> str:
         interval = f" (95% bootstrap interval over utterances {100 * ci[0]:.1f} to {100 * ci[1]:.1f}%)" if ci else ""
         lines += ["", f"DANCER NE-CER vs PED-NEC on the confusable set: {100 * rel:+.1f}% relative reduction"
                   f"{interval}."]
+        if "without_confidences" in res:
+            lines += ["", f"Without the recogniser's word confidences (text input only): "
+                          f"{100 * res['without_confidences']['reduction']:+.1f}%."]
         if "ceiling" in conf:
             top = _reduction(conf["pednec"]["ne_cer"], conf["ceiling"]["ne_cer"])["reduction"]
             lines += ["", f"Ceiling (every entity whose candidates DANCER generates chosen right, nothing else "
@@ -385,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     records = [json.loads(line) for line in Path(args.evalset).read_text().splitlines()]
     # steady state: before timing, each corrector handles the other splits' utterances (untimed),
     # as a worker that has been serving a while has (memoised folds and phonetic keys, warm arenas)
-    warm = [r["hyp"] for r in records if args.split != "all" and r["split"] != args.split][:args.warm]
+    warm: list[Item] = [asr_input(r) for r in records if args.split != "all" and r["split"] != args.split][:args.warm]
     records = [r for r in records if args.split == "all" or r["split"] == args.split]
     sizes = [int(s) for s in args.sizes.split(",")]
     extra = clean_sentences(Path(args.clean_extra), args.clean_extra_count, random.Random(args.seed)) \
@@ -419,6 +443,8 @@ def main(argv: list[str] | None = None) -> int:
         res["build_s"], res["entities"] = built[0]  # the first part's catalog
         res["draws"] = {str(args.seed): _reduction(res["confusable"]["pednec"]["ne_cer"],
                                                    res["confusable"]["dancer"]["ne_cer"])}
+        ne = confusable_ne_cer(parts, make, confidences=False)
+        res["without_confidences"] = _reduction(ne["pednec"], ne["dancer"])
         for seed in draws:
             ne = confusable_ne_cer(parts, functools.partial(make, seed=seed))
             res["draws"][str(seed)] = _reduction(ne["pednec"], ne["dancer"])

@@ -189,33 +189,39 @@ def examples(corrector: DancerCorrector, args: argparse.Namespace, exclude: set[
     return rows, clean
 
 
-def real_examples(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """The ``dev`` split of a real TTS->ASR evaluation set: hypotheses with the projected entity span."""
-    rows, clean = [], []
+def real_examples(path: Path) -> tuple[list[dict[str, Any]], list[str | tuple[str, list[float]]]]:
+    """The ``dev`` split of a real TTS->ASR evaluation set: hypotheses with the projected entity span
+    and the recogniser's word confidences (entity-free ones as (text, confidences) when it has them)."""
+    rows: list[dict[str, Any]] = []
+    clean: list[str | tuple[str, list[float]]] = []
     for line in path.read_text().splitlines():
         r = json.loads(line)
         if r["split"] != "dev" or "hyp" not in r:
             continue
         if r["kind"] == "clean":
-            clean.append(r["hyp"])
+            clean.append((r["hyp"], r["confidences"]) if r.get("confidences") else r["hyp"])
             continue
         span = r["spans"][0]
         start, end = project(r["text"], r["hyp"], span["start"], span["end"])
-        rows.append({"id": r["id"], "hyp": r["hyp"], "entity_id": span["entity_id"], "start": start, "end": end})
+        rows.append({"id": r["id"], "hyp": r["hyp"], "entity_id": span["entity_id"], "start": start, "end": end,
+                     "confidences": r.get("confidences")})
     return rows, clean
 
 
-def featurise(corrector: DancerCorrector, rows: list[dict[str, Any]], clean: list[str]) -> tuple[
-        np.ndarray, np.ndarray, np.ndarray]:
-    """Feature matrix, labels and group ids (one group per utterance/span)."""
+def featurise(corrector: DancerCorrector, rows: list[dict[str, Any]],
+              clean: Sequence[str | tuple[str, list[float]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Feature matrix, labels and group ids (one group per utterance/span). Rows and entity-free
+    sentences carry the recogniser's word confidences when they have them (``confidences``; a
+    clean sentence as (text, confidences))."""
     index = corrector.catalog.index("default")
     dense = corrector.dense["default"]
     assert index is not None
     X, y, g = [], [], []
-    items = [(r["hyp"], r) for r in rows] + [(t, None) for t in clean]
+    items = [(r["hyp"], r.get("confidences"), r) for r in rows] + [
+        (t, None, None) if isinstance(t, str) else (t[0], t[1], None) for t in clean]
     idf = corrector.idf("default")
-    for n, (text, row) in enumerate(items):
-        for s in corrector.score_spans(text, index, dense, idf):
+    for n, (text, confidences, row) in enumerate(items):
+        for s in corrector.score_spans(text, index, dense, idf, confidences):
             label = row is not None and s.entity.id == row["entity_id"] and (s.start, s.end) == (
                 row["start"], row["end"])
             X.append(s.features)
@@ -289,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
                             dense_top_known_distance=args.dense_top_known_distance,
                             dense_top_word_distance=args.dense_top_word_distance)
     corrector = make_corrector(universe(args.catalog_size), embedder, cache_dir=args.cache, options=options)
-    rows, clean = examples(corrector, args, exclude, rng)
+    rows, clean_texts = examples(corrector, args, exclude, rng)
+    clean: list[str | tuple[str, list[float]]] = list(clean_texts)
     if args.real:
         real_rows, real_clean = real_examples(Path(args.real))
         rows += real_rows * args.real_weight
@@ -307,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         sizes = [int(x) for x in args.tune_sizes.split(",")]
         entities = universe(max(sizes))
         tuning = tune_threshold(reranker, [json.loads(line) for line in Path(args.real).read_text().splitlines()],
-                                clean, sizes, entities, embedder,
+                                [c if isinstance(c, str) else c[0] for c in clean], sizes, entities, embedder,
                                 DenseIndex.embeddings(entities, embedder, cache_dir=args.cache),
                                 grid=[float(x) for x in args.tune_grid.split(",")], max_harm=args.max_harm,
                                 seed=args.seed, options=options, max_off_entity=args.max_off_entity,
@@ -352,6 +359,8 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
     confusable = [r for r in records if r["kind"] == "confusable"]
     entity_free = sorted({*clean, *(r["text"] for r in records if r["kind"] == "clean"),
                           *(r["hyp"] for r in records if r["kind"] == "clean")})
+    # the recogniser's word confidences of its outputs, as serving gets them with the hypothesis
+    confidences = {r["hyp"]: r["confidences"] for r in records if r.get("confidences")}
     reference = int(reranker.meta.get("size_reference", len(entities)))
     pairs = [(t, named) for t in grid for named in grid if named >= t]
     keys = [(slope, t, named) for slope in slopes for t, named in pairs]
@@ -380,10 +389,11 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
             base_outputs += [pednec.correct_text(r["hyp"])[0] for r in part]
             # scoring does not depend on the thresholds: score once, decide per grid pair
             served = len(corrector.dense["default"])  # the catalog size DANCER scores with
-            scored_hyps += [(served, corrector.score_text(r["hyp"])) for r in part]
+            scored_hyps += [(served, corrector.score_text(r["hyp"], confidences=r.get("confidences"))) for r in part]
             scored_refs += [(served, corrector.score_text(r["text"])) for r in part]
         assert first is not None
-        scored_free = [(len(first.dense["default"]), first.score_text(x)) for x in entity_free]
+        scored_free = [(len(first.dense["default"]), first.score_text(x, confidences=confidences.get(x)))
+                       for x in entity_free]
         base = entity_scores(refs, base_outputs, spans).ne_cer
         for slope in slopes:
             sized = dataclasses.replace(reranker, meta={**reranker.meta, "size_slope": slope,

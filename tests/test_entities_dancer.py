@@ -171,6 +171,37 @@ def test_clean_text_and_low_confidence_stay_unchanged() -> None:
     assert strict.correct_text(text)[0] == text
 
 
+def test_the_recognisers_word_confidences_feed_the_low_confidence_feature() -> None:
+    # a scorer that trusts the recogniser: doubt about the span's words raises the probability
+    weights = tuple({**WEIGHTS, "low_confidence": 6.0, "has_confidence": -3.0}.get(f, 0.0) for f in FEATURES)
+    trusting = Reranker(weights, 0.0, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES), {"threshold": 0.6})
+    catalog = Catalog()
+    for e in ENTITIES:
+        catalog.upsert(e)
+    embedder = BagOfWords()
+    corrector = DancerCorrector(catalog, embedder, {"default": DenseIndex.build(ENTITIES, embedder)},
+                                reranker=trusting, options=DancerOptions(dense_top=0), lexicon=LEXICON)
+    text = "i was reading about stien and his new horror book for children"
+    words = len(text.split())
+    unsure = tuple(0.3 if w == "stien" else 0.95 for w in text.split())
+    sure = (0.99,) * words
+
+    def stine(scored: list) -> float:
+        return max(s.probability for s in scored if s.entity.id == "p:2")
+
+    low, high, none = (corrector.score_text(text, confidences=c) for c in (unsure, sure, None))
+    feature = FEATURES.index("low_confidence")
+    assert {round(s.features[feature], 6) for s in low} == {0.7}  # 1 - the span's lowest word confidence
+    assert {s.features[FEATURES.index("has_confidence")] for s in none} == {0.0}
+    assert stine(low) > stine(none) > stine(high)
+    # the same through correct(): a hypothesis carries its confidences; a count that does not match
+    # the words is ignored (as if none were given)
+    (fixed,) = corrector.correct([Hypothesis("1", text, confidences=unsure)])
+    assert "Stine" in fixed.corrected
+    assert corrector.score_text(text, confidences=unsure[:-1]) == none
+    assert corrector.correct([Hypothesis("1", text, confidences=sure)])[0].corrected == text
+
+
 def test_scoring_once_and_deciding_per_threshold_matches_correct_text() -> None:
     corrector = dancer()
     text = "I was reading about Stien and his new horror book for children."

@@ -15,10 +15,13 @@ A small learned scorer (logistic regression trained by ``scripts/train_dancer_re
 on synthetic confusions built from the catalog and the real evaluation set's dev split; weights
 in ``emendo/data/models/dancer/reranker.json``) turns phonetic distance, the
 utterance/description cosine, the dense rank and their margins over the other candidates into
-a probability; its decision threshold is tuned on the real dev split, together with a
-catalog-size slope: the larger the catalog, the likelier a span sounds like one of its names by
-chance, so the scorer's log-odds move by ``size_slope`` per tenfold fewer entities than it was
-trained with (:meth:`Reranker.size_shift`). A span that already
+a probability; when the hypothesis carries the recogniser's word confidences, the doubt about
+the span's words (1 - their lowest confidence) is a feature too (``low_confidence``, with
+``has_confidence`` telling the scorer whether there were any: plain text has none). Its decision
+threshold is tuned on the real dev split, together with a catalog-size slope: the larger the
+catalog, the likelier a span sounds like one of its names by chance, so the scorer's log-odds
+move by ``size_slope`` per tenfold fewer entities than it was trained with
+(:meth:`Reranker.size_shift`). A span that already
 names a catalog entity is scored too (its own entity is a candidate, and choosing it keeps
 the text), so a homophone of the intended entity can be replaced, but only at the stricter
 ``named_threshold``; a name the text already holds is not written again in place of other
@@ -62,8 +65,9 @@ from emendo.records import Correction, Hypothesis
 
 FEATURES = ("distance", "distance_gap", "cosine", "cosine_gap", "cosine_rank0", "dense_hit", "unknown",
             "capitalised", "words", "candidates", "identical", "span_exact", "overlap", "overlap_gap", "gated",
-            "dense_rank")
+            "dense_rank", "low_confidence", "has_confidence")
 _WORD = re.compile(r"[^\W\d_]{3,}")
+_WHITESPACE_WORD = re.compile(r"\S+")
 _STOP_WORDS = ("the and for with from that this was were are has have had its his her their who which "
                "one also not but into over under about after before")
 _STOP = frozenset(_STOP_WORDS.split())
@@ -234,24 +238,27 @@ class DancerCorrector:
     def correct(self, batch: Sequence[Hypothesis]) -> list[Correction]:
         out = []
         for hyp in batch:
-            text, chosen = self.correct_text(hyp.text, hyp.entities)
+            text, chosen = self.correct_text(hyp.text, hyp.entities, hyp.confidences)
             confidence = 1.0
             for s in chosen:
                 confidence *= s.probability
             out.append(Correction(hyp, text, confidence=confidence))
         return out
 
-    def correct_text(self, text: str, catalog: str | None = None) -> tuple[str, list[Scored]]:
-        """The corrected text and the replacements made (in text order)."""
-        return self.apply(text, self.score_text(text, catalog))
+    def correct_text(self, text: str, catalog: str | None = None,
+                     confidences: Sequence[float] | None = None) -> tuple[str, list[Scored]]:
+        """The corrected text and the replacements made (in text order); ``confidences``: the
+        recogniser's per-word confidences of ``text`` (whitespace words), when it gave them."""
+        return self.apply(text, self.score_text(text, catalog, confidences))
 
-    def score_text(self, text: str, catalog: str | None = None) -> list[Scored]:
+    def score_text(self, text: str, catalog: str | None = None,
+                   confidences: Sequence[float] | None = None) -> list[Scored]:
         """Every candidate of every span of ``text`` with its probability (no decision yet)."""
         name = catalog if catalog is not None and catalog in self.catalog else self.options.default_catalog
         index = self.catalog.index(name)
         if index is None or not len(index):
             return []
-        return self.score_spans(text, index, self.dense.get(name), self.idf(name))
+        return self.score_spans(text, index, self.dense.get(name), self.idf(name), confidences)
 
     def apply(self, text: str, scored: Sequence[Scored], threshold: float | None = None,
               named_threshold: float | None = None) -> tuple[str, list[Scored]]:
@@ -288,8 +295,11 @@ class DancerCorrector:
         return table
 
     def score_spans(self, text: str, index: EntityIndex, dense: DenseIndex | None,
-                    idf: dict[str, float] | None = None) -> list[Scored]:
-        """Every gated span's candidates with features and probabilities (the scorer's input)."""
+                    idf: dict[str, float] | None = None,
+                    confidences: Sequence[float] | None = None) -> list[Scored]:
+        """Every gated span's candidates with features and probabilities (the scorer's input);
+        ``confidences`` (one per whitespace word of ``text``, else ignored) feed the
+        ``low_confidence`` feature: the recogniser's doubt about the span's words."""
         opts = self.options
         # with ``overlap_embedding`` (off by default: slower on a busy 2-core machine, bench notes) the
         # embedding and the dense search (ONNX Runtime and numpy, GIL released) run on a worker thread
@@ -317,11 +327,13 @@ class DancerCorrector:
         known_open = bool(nearest) and self._known_spans_open()
         looked = [s for s in spans if s[6] or known_open]
         dense_hits = _DenseForms(nearest, [text[s[2]:s[3]] for s in looked])
+        doubt = _Doubt(text, confidences)
         out: list[Scored] = []
         for number, (first, last, start, end, unknown, capitalised, gated) in enumerate(looked):
             out += self._span_candidates(text, (first, last, start, end, number), (unknown, capitalised, gated),
                                          phonetic.get((first, last), []), dense, dense_hits, query,
-                                         (contexts[first, last], idf, overlaps.get((first, last), {})), len(index))
+                                         (contexts[first, last], idf, overlaps.get((first, last), {})), len(index),
+                                         doubt.of(start, end))
         if opts.named_once and named:
             out = [s for s in out if _named_here(s, named)]
         return out
@@ -390,7 +402,7 @@ class DancerCorrector:
                          phonetic: list[Candidate], dense: DenseIndex | None,
                          dense_hits: _DenseForms, query: FloatArray,
                          context: tuple[set[str], dict[str, float], dict[str, float]],
-                         catalog_size: int | None = None) -> list[Scored]:
+                         catalog_size: int | None = None, doubt: float | None = None) -> list[Scored]:
         opts = self.options
         first, last, start, end, number = where  # number: the span's row in dense_hits
         unknown, capitalised, gated = flags
@@ -451,6 +463,7 @@ class DancerCorrector:
         table[:, 13] = overlap - _best_other(overlap, np.max, 0.0)
         table[:, 14] = float(gated)
         table[:, 15] = [math.log1p(dense_hits.rank.get(eid, opts.dense_k)) for eid in ids]
+        table[:, 16:18] = (doubt, 1.0) if doubt is not None else (0.0, 0.0)
         probabilities = (self.cyrillic_reranker if cyrillic else self.reranker).probabilities(table, catalog_size)
         out = []
         for j, eid in enumerate(ids):
@@ -472,6 +485,26 @@ class DancerCorrector:
         if lower in self.lexicon or (lower.endswith("'s") and lower[:-2] in self.lexicon):
             return True
         return len(cached_fold(word)) <= 2 or not any(ch.isalpha() for ch in word)
+
+
+class _Doubt:
+    """The recogniser's doubt about a character span of the text: 1 - the lowest confidence of the
+    whitespace words it touches; None without confidences (text input, HTR, a count that does not
+    match the words)."""
+
+    __slots__ = ("conf", "ends", "starts")
+
+    def __init__(self, text: str, confidences: Sequence[float] | None) -> None:
+        words = [(m.start(), m.end()) for m in _WHITESPACE_WORD.finditer(text)] if confidences else []
+        self.conf = list(confidences) if confidences and len(confidences) == len(words) else None
+        self.starts = [a for a, _ in words]
+        self.ends = [b for _, b in words]
+
+    def of(self, start: int, end: int) -> float | None:
+        if self.conf is None:
+            return None
+        touched = [c for a, b, c in zip(self.starts, self.ends, self.conf, strict=True) if a < end and start < b]
+        return 1.0 - min(touched) if touched else None
 
 
 class _DenseForms:
