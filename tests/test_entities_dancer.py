@@ -200,6 +200,10 @@ def test_the_recognisers_word_confidences_feed_the_low_confidence_feature() -> N
     assert "Stine" in fixed.corrected
     assert corrector.score_text(text, confidences=unsure[:-1]) == none
     assert corrector.correct([Hypothesis("1", text, confidences=sure)])[0].corrected == text
+    # a handwriting recogniser's confidences are not read (the scorer learnt Whisper's): scored as plain
+    # text, which this scorer corrects
+    assert "Stine" in corrector.correct_text(text)[0]
+    assert "Stine" in corrector.correct([Hypothesis("1", text, source="htr", confidences=sure)])[0].corrected
 
 
 def test_scoring_once_and_deciding_per_threshold_matches_correct_text() -> None:

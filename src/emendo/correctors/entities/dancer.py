@@ -238,7 +238,10 @@ class DancerCorrector:
     def correct(self, batch: Sequence[Hypothesis]) -> list[Correction]:
         out = []
         for hyp in batch:
-            text, chosen = self.correct_text(hyp.text, hyp.entities, hyp.confidences)
+            # the scorer learnt what Whisper's word confidences mean; a handwriting recogniser's are
+            # on another scale, so HTR records are scored as plain text
+            confidences = hyp.confidences if hyp.source == "asr" else None
+            text, chosen = self.correct_text(hyp.text, hyp.entities, confidences)
             confidence = 1.0
             for s in chosen:
                 confidence *= s.probability
