@@ -60,10 +60,11 @@ def test_worker_follows_catalog_updates(kafka: str, tmp_path: Path) -> None:
     update.write_text(json.dumps({"id": "p:1", "name": "Tchaikovsky", "description": "Russian composer"}) + "\n")
     env = {**topics.env(), "EMENDO_ENTITY_TOPIC": entity_topic}
 
-    def corrected(rid: str) -> str:
-        send(kafka, s.asr_in, [(rid.encode(), json.dumps({"id": rid, "text": MISSPELT}).encode())])
-        out = read_until(kafka, [s.asr_out], {rid}, timeout=30)
-        values = [json.loads(m.value) for m in out if m.key == rid.encode()]
+    def corrected(rid: str, text: str = MISSPELT, confidences: list[float] | None = None) -> str:
+        record = {"id": rid, "text": text, **({"confidences": confidences} if confidences else {})}
+        send(kafka, s.asr_in, [(rid.encode(), json.dumps(record).encode())])
+        out = read_until(kafka, [s.asr_out, s.deadletter], {rid}, timeout=30)
+        values = [json.loads(m.value) for m in out if m.key == rid.encode() and m.topic == s.asr_out]
         assert values, f"no correction for {rid}:\n{worker.log_tail()}"
         return str(values[0]["corrected"])
 
@@ -79,6 +80,9 @@ def test_worker_follows_catalog_updates(kafka: str, tmp_path: Path) -> None:
         assert r.returncode == 0 and "published 1 entities" in r.stderr, r.stderr
         wait_for("applied update", lambda: applied(worker) == 1, worker)
         assert corrected("added") == RIGHT
+        # a recogniser's word confidences ride along; writing one name for two words changes the word
+        # count, and the record must still come out as a correction (not a dead letter)
+        assert corrected("two-words", "we listened to chai kovsky yesterday", [0.9, 0.9, 0.8, 0.4, 0.5, 0.9]) == RIGHT
 
         r = emendo("entities", "delete", "default", "p:1", env=env)
         assert r.returncode == 0, r.stderr
