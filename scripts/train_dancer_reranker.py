@@ -277,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size-slopes", default="0,0.25,0.5,0.75,1",
                     help="catalog-size slopes tuned with the thresholds (log-odds per tenfold fewer entities than "
                          "--catalog-size, none below the smallest --tune-sizes; 0: one calibration for every size)")
+    ap.add_argument("--tolerance", type=float, default=0.0025,
+                    help="tuned values within this much of the best dev mean reduction count as ties, and the "
+                         "most conservative wins (highest thresholds, then smallest slope)")
     ap.add_argument("--max-harm", type=float, default=0.001,
                     help="largest share of entity-free words a tuned threshold may change")
     ap.add_argument("--max-off-entity", type=float, default=0.004,
@@ -319,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
                                 grid=[float(x) for x in args.tune_grid.split(",")], max_harm=args.max_harm,
                                 seed=args.seed, options=options, max_off_entity=args.max_off_entity,
                                 max_reference_harm=args.max_reference_harm,
-                                slopes=[float(x) for x in args.size_slopes.split(",")])
+                                slopes=[float(x) for x in args.size_slopes.split(",")], tolerance=args.tolerance)
         threshold, named_threshold = tuning["threshold"], tuning["named_threshold"]
         size_prior = {k: tuning[k] for k in ("size_slope", "size_reference", "size_floor")}
         print(json.dumps(tuning["grid"]), flush=True)
@@ -344,7 +347,7 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
                    entities: list[Entity], embedder: Embedder, matrix: np.ndarray, *, grid: list[float],
                    max_harm: float, seed: int, options: DancerOptions,
                    max_off_entity: float = 1.0, max_reference_harm: float = 1.0,
-                   slopes: Sequence[float] = (0.0,)) -> dict[str, Any]:
+                   slopes: Sequence[float] = (0.0,), tolerance: float = 0.0) -> dict[str, Any]:
     """The catalog-size slope (``slopes``; see :meth:`Reranker.size_shift`: log-odds per tenfold
     fewer entities than the ``reranker`` was trained at, none below the smallest of ``sizes``) and
     the pair of ``grid`` thresholds (any span; a span that names another catalog entity, never
@@ -354,7 +357,10 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
     entity-free sentences and, at every size, at most ``max_off_entity`` of the confusable
     utterances' words outside their entity spans and at most ``max_reference_harm`` of the words of
     their reference texts (correct names must stay); ties go to the smaller slope, then the higher
-    thresholds."""
+    thresholds. With ``tolerance`` > 0, every allowed value whose mean reduction is within
+    ``tolerance`` of the best counts as a tie, and the most conservative of them wins: the highest
+    threshold, then the highest named threshold, then the smallest slope (the dev split is small, and
+    real text outside it has more ordinary words and correct names that a lower threshold changes)."""
     records = [r for r in records if r["split"] == "dev" and "hyp" in r]
     confusable = [r for r in records if r["kind"] == "confusable"]
     entity_free = sorted({*clean, *(r["text"] for r in records if r["kind"] == "clean"),
@@ -420,6 +426,9 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
         return round(float(np.mean(gains[k])), 6), -k[0], k[1], k[2]
 
     best = max(allowed, key=rank)
+    if tolerance > 0:
+        near = [k for k in allowed if rank(k)[0] >= rank(best)[0] - tolerance]
+        best = max(near, key=lambda k: (k[1], k[2], -k[0]))
     # the chosen slope's grid in full, and the best allowed pair at every slope
     table = {f"{k[1]}/{k[2]}": {"ne_cer_reduction": [round(g, 4) for g in gains[k]],
                               "harm": round(harm[k][0] / max(harm[k][1], 1), 5),
@@ -433,7 +442,8 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
             k = max(fits, key=rank)
             per_slope[str(slope)] = {"threshold": k[1], "named_threshold": k[2],
                                      "ne_cer_reduction": [round(g, 4) for g in gains[k]]}
-    return {"rule": f"real dev split: best mean NE-CER reduction over PED-NEC at catalog sizes {sizes}, "
+    return {"rule": f"real dev split: best mean NE-CER reduction over PED-NEC at catalog sizes {sizes} (values "
+                    f"within {tolerance:.2%} of it: the most conservative), "
                     f"entity-free words changed <= {max_harm:.2%}, words outside the entity spans of the "
                     f"confusable utterances changed <= {max_off_entity:.2%} and words of their reference "
                     f"texts changed <= {max_reference_harm:.2%} at every size",

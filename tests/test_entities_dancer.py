@@ -304,6 +304,16 @@ def test_threshold_tuned_on_the_real_dev_split_picks_the_best_allowed_value() ->
     reduction = {k: v["ne_cer_reduction"][0] for k, v in grid.items()}
     assert reduction["0.5/0.5"] > reduction["0.5/0.9999"] > 0 == reduction["0.9999/0.9999"]
     assert tune(-1.0)[:2] == (0.9999, 0.9999)  # nothing allowed: the most conservative values
+    # values within a tolerance of the best count as ties, and the most conservative of them wins
+    lenient = tune_threshold(reranker(), records, ["a clean sentence about nothing"], [4], ENTITIES, embedder,
+                             matrix, grid=[0.5, 0.9999], max_harm=0.001, seed=0, options=DancerOptions(),
+                             tolerance=1.0)
+    assert (lenient["threshold"], lenient["named_threshold"]) == (0.9999, 0.9999)
+    gap = grid["0.5/0.5"]["ne_cer_reduction"][0] - grid["0.5/0.9999"]["ne_cer_reduction"][0]
+    within = tune_threshold(reranker(), records, ["a clean sentence about nothing"], [4], ENTITIES, embedder,
+                            matrix, grid=[0.5, 0.9999], max_harm=0.001, seed=0, options=DancerOptions(),
+                            tolerance=gap + 1e-6)
+    assert gap > 0 and (within["threshold"], within["named_threshold"]) == (0.5, 0.9999)
     # the replacements are the entity itself: nothing changed outside its span, so a zero bound allows them
     assert grid["0.5/0.5"]["off_entity"] == [0.0] and tune(0.001, max_off_entity=0.0)[:2] == (0.5, 0.5)
     assert tune(0.001, max_off_entity=-1.0)[:2] == (0.9999, 0.9999)
