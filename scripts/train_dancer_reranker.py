@@ -21,7 +21,8 @@ values with the largest mean NE-CER reduction over PED-NEC across catalog sizes,
 among those that change at most ``--max-harm`` of the words of entity-free sentences (the dev
 split's clean records, their ASR output and the ``--clean`` sentences) and, at every size,
 ``--max-off-entity`` of the dev utterances' words outside their entity spans and
-``--max-reference-harm`` of the words of their reference texts; ties go to the higher values. The
+``--max-reference-harm`` of the words of their reference texts; values within ``--tolerance`` of the
+best mean count as ties, and the most conservative wins (highest thresholds, smallest slope). The
 synthetic confusions are milder than real ASR errors (a misspelt name, not a name heard as
 other words), so a precision target on them alone sets the threshold too high for real
 input. The ``test`` split is never looked at. Writes ``reranker.json`` (weights, feature
