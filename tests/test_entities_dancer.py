@@ -613,3 +613,23 @@ def test_the_catalog_size_shifts_the_scorer_by_its_tuned_slope() -> None:
     scored = corrector.score_text("we drank wine from marsella")
     assert scored and all(s.probability == pytest.approx(sized.probability(s.features, 4)) for s in scored)
     assert all(s.probability > base.probability(s.features) for s in scored)
+
+
+def test_a_catalog_name_longer_than_a_candidate_span_still_shields_the_words_inside_it() -> None:
+    # "new york stock exchange" names the entity (4 words, more than max_words): the words inside it
+    # are not a span that could take another of its names ("stock exchange" -> "N. Y. Stock Exchange")
+    nyse = Entity("o:1", "New York Stock Exchange", aliases=("N. Y. Stock Exchange", "NYSE"),
+                  description="a stock exchange in New York", type="organisation")
+    catalog = Catalog()
+    catalog.upsert(nyse)
+    embedder = BagOfWords()
+    text = "prices rose on the new york stock exchange today"
+
+    def inside(options: DancerOptions) -> list[str]:
+        corrector = DancerCorrector(catalog, embedder, {"default": DenseIndex.build([nyse], embedder)},
+                                    reranker=reranker(), options=options, lexicon=LEXICON | {"prices", "rose",
+                                    "new", "york", "stock", "exchange", "today"})
+        return [text[s.start:s.end] for s in corrector.score_text(text) if s.start >= text.index("new york")]
+
+    assert "stock exchange" in inside(DancerOptions(name_words=3))  # names only up to 3 words: exposed
+    assert inside(DancerOptions()) == []

@@ -80,6 +80,7 @@ class DancerOptions:
 
     max_distance: float = 0.4  # phonetic distance for a candidate at all
     max_words: int = 3
+    name_words: int = 6  # catalog names this long (in words) are recognised in the text and left alone
     min_chars: int = 4
     phonetic_limit: int = 8
     dense_k: int = 10  # 0 switches dense candidates off (descriptions still score the others)
@@ -377,9 +378,12 @@ class DancerCorrector:
         capital_at = [t.text[:1].isupper() and not t.sentence_start for t in tokens]
         out = []
         protected: list[tuple[int, int]] = []
+        # names are looked up in spans of up to ``name_words`` words (exact lookups are cheap), candidates
+        # only in spans of up to ``max_words``: "new york stock exchange" must shield "stock exchange"
+        reach = max(self.options.max_words, self.options.name_words)
         for first in range(len(tokens)):
             unknown = capitalised = False
-            for last in range(first, min(first + self.options.max_words, len(tokens))):
+            for last in range(first, min(first + reach, len(tokens))):
                 if last > first and (tokens[last - 1].trail or tokens[last].lead):
                     break
                 unknown, capitalised = unknown or unknown_at[last], capitalised or capital_at[last]
@@ -391,7 +395,8 @@ class DancerCorrector:
                     protected.append((first, last))
                     for entity, surface in owners:
                         named.setdefault((entity.id, cached_fold(surface)), set()).add((first, last))
-                out.append((first, last, start, end, unknown, capitalised, unknown or capitalised))
+                if last - first < self.options.max_words:
+                    out.append((first, last, start, end, unknown, capitalised, unknown or capitalised))
         # a span that names a catalog entity is a unit: spans inside it or around it are left alone.
         # Only the longest such names count ("baro da" names Baroda, so "baro", naming Baro, is inside
         # it and protects nothing), and only names of min_chars or more ("al" for Alabama would shield
