@@ -209,7 +209,7 @@ def evaluate(parts: list[list[dict[str, Any]]], make: Maker, extra: list[str],
         correctors = make({eid for r in part for eid in r["group"]})
         first = first or correctors
         texts: list[Item] = [r["text"] for r in part if r["kind"] in kinds]
-        named += [r["text"] for r in part if r["kind"] in kinds]
+        named += texts
         for name in systems:
             got, took = run(correctors[name], texts)
             named_out[name][0].extend(got)

@@ -56,9 +56,9 @@ def run_set(path: Path, limit: int | None, correctors: list[str]) -> dict[str, A
         after = score(refs, outputs, PRESET)
         edits = []
         for hyp, got, ref in zip(hyps, outputs, refs, strict=True):
+            words = set(norm.normalize(plain(ref)).split())
             for e in word_edits(hyp, got):
                 if plain(e.before) != plain(e.after):
-                    words = set(norm.normalize(plain(ref)).split())
                     edits.append({"before": e.before, "after": e.after,
                                   "in_reference": all(w in words for w in norm.normalize(plain(e.after)).split())})
         out[name] = {"wer": after.wer, "cer": after.cer,
