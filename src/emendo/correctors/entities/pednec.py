@@ -105,6 +105,16 @@ def builtin_lexicon(langs: tuple[str, ...] = LEXICON_LANGS) -> frozenset[str]:
     return frozenset(words)
 
 
+@lru_cache(maxsize=1)
+def builtin_proper_words() -> frozenset[str]:
+    """English words written capitalised that are not names (demonyms, languages, days:
+    "kuwaiti", "honduran"), lowercased, from ``emendo/data/entities/proper-en.txt.gz``."""
+    resource = resources.files("emendo.data").joinpath("entities").joinpath("proper-en.txt.gz")
+    if not resource.is_file():
+        raise ConfigError("built-in proper-word list missing: run scripts/build_entity_catalogs.py")
+    return frozenset(gzip.decompress(resource.read_bytes()).decode("utf-8").split())
+
+
 def tokenize(text: str) -> list[_Token]:
     """Whitespace tokens, edge punctuation and possessive ``'s`` stripped (punctuation-only tokens dropped)."""
     out: list[_Token] = []
