@@ -663,3 +663,24 @@ def test_a_demonym_is_not_taken_for_the_name_it_derives_from() -> None:
     assert derived("honduran", "honduras") and derived("british", "britain") and derived("iraqi", "iraq")
     assert not derived("american", "marikana") and not derived("wesleyan", "wesseling")
     assert not derived("monday", "monday")  # the same word: a name written as it is, not a derivation
+
+
+def test_spans_of_function_words_only_are_not_scored() -> None:
+    """With ``function_word_spans=False``: 'been to' sounds like Bonito, a city in Brazil, and on the dev
+    split DANCER wrote such names for template words ("from" -> Frome)."""
+    entities = [*ENTITIES, Entity("c:bo", "Bonito", description="city in Brazil", type="place")]
+    catalog = Catalog()
+    for e in entities:
+        catalog.upsert(e)
+    embedder = BagOfWords()
+    dense = DenseIndex.build(entities, embedder)
+    text = "have you ever been to recife in brazil"
+
+    def spans(function_word_spans: bool) -> set[tuple[str, str]]:
+        corrector = DancerCorrector(catalog, embedder, {"default": dense}, reranker=reranker(),
+                                    options=DancerOptions(dense_top=3, function_word_spans=function_word_spans),
+                                    lexicon=LEXICON | {"have", "you", "ever", "been", "brazil", "recife"})
+        return {(text[s.start:s.end], s.surface) for s in corrector.score_text(text)}
+
+    assert ("been to", "Bonito") in spans(True)  # the default
+    assert not any(span in ("been to", "ever been", "have you", "been", "to") for span, _ in spans(False))

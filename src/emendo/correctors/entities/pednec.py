@@ -43,6 +43,22 @@ _SENTENCE_END = (".", "!", "?", "…")
 _POSSESSIVE = ("'s", "’s")
 _INNER_PUNCT = re.compile(r"[^\w'’-]|--")  # "was:--he", "date(1": not a name
 LEXICON_LANGS = ("en", "ru")
+# closed-class words (articles, prepositions, pronouns, auxiliaries, numerals): part of the English lexicon,
+# and never the whole of a span DANCER takes for a name
+FUNCTION_WORDS = frozenset("""a an the and or but nor so yet for of to in on at by with from into onto upon about above
+across after against along among around as before behind below beneath beside besides between beyond down
+during except inside like near off out outside over past since than through throughout till toward towards
+under underneath until up via within without i me my mine myself you your yours yourself yourselves he him his
+himself she her hers herself it its itself we us our ours ourselves they them their theirs themselves this that
+these those who whom whose which what whatever whoever whichever am is are was were be been being have has had
+having do does did doing done will would shall should can could may might must ought not no yes if then else
+when where why how all any both each either neither every few many more most much other another some such own
+same too very just only also even ever never always here there now again once ok okay oh hey hi hello um uh
+mr mrs ms dr st s t d ll m re ve don doesn didn isn aren wasn weren won wouldn couldn shouldn can't won't don't
+i'm i've i'd i'll you're you've you'd you'll he's she's it's we're we've they're they've that's there's
+let's isn't aren't wasn't weren't hasn't haven't hadn't doesn't didn't wouldn't couldn't shouldn't mustn't
+one two three four five six seven eight nine ten eleven twelve twenty thirty hundred thousand million first
+second third""".split())  # noqa: SIM905
 
 
 @dataclass(frozen=True, slots=True)
