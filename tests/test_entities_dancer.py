@@ -13,7 +13,14 @@ import pytest
 
 from emendo.correctors.base import Corrector
 from emendo.correctors.entities.catalog import Catalog
-from emendo.correctors.entities.dancer import FEATURES, DancerCorrector, DancerOptions, Reranker, description_words
+from emendo.correctors.entities.dancer import (
+    FEATURES,
+    DancerCorrector,
+    DancerOptions,
+    Reranker,
+    Scored,
+    description_words,
+)
 from emendo.correctors.entities.dancer import _derived as derived
 from emendo.correctors.entities.embed import SentenceEmbedder, default_model_dir
 from emendo.correctors.entities.retrieval import DenseIndex, catalog_hash, entity_text
@@ -684,3 +691,39 @@ def test_spans_of_function_words_only_are_not_scored() -> None:
 
     assert ("been to", "Bonito") in spans(True)  # the default
     assert not any(span in ("been to", "ever been", "have you", "been", "to") for span, _ in spans(False))
+
+
+def test_one_known_word_is_replaced_only_at_the_named_threshold() -> None:
+    """'plane' -> Plano at 0.49 (real ATIS output): a word of the lexicon needs the named threshold,
+    a gated (unknown) word the plain one."""
+    plano = Entity("c:pl", "Plano", description="city in Texas", type="place")
+    text = "what type of plane flies to dallas"
+
+    def scored(gated: bool, probability: float) -> Scored:
+        features = {"words": 1.0, "gated": float(gated), "unknown": float(gated)}
+        return Scored(3, 3, 13, 18, plano, "Plano", tuple(features.get(f, 0.0) for f in FEATURES), probability)
+
+    for strict in (True, False):
+        corrector = DancerCorrector(Catalog(), BagOfWords(), {}, reranker=reranker(),
+                                    options=DancerOptions(threshold=0.4, named_threshold=0.7,
+                                                          strict_known_words=strict), lexicon=LEXICON)
+        changed = corrector.apply(text, [scored(False, 0.5)])[0] != text
+        assert changed is not strict
+        assert corrector.apply(text, [scored(False, 0.75)])[0] == "what type of Plano flies to dallas"
+        assert corrector.apply(text, [scored(True, 0.5)])[0] == "what type of Plano flies to dallas"
+
+
+def test_a_name_with_a_digit_needs_a_digit_in_the_span() -> None:
+    """'kings' -> 1 Kings (real LibriSpeech output): a digit is a spoken word the span lacks."""
+    entities = [*ENTITIES, Entity("b:1k", "1 Kings", description="book of the Old Testament about the kings"),
+                Entity("b:k", "Kingsley", description="English novelist who wrote about the kings")]
+    catalog = Catalog()
+    for e in entities:
+        catalog.upsert(e)
+    embedder = BagOfWords()
+    corrector = DancerCorrector(catalog, embedder, {"default": DenseIndex.build(entities, embedder)},
+                                reranker=reranker(), options=DancerOptions(dense_top=0), lexicon=LEXICON)
+    found = {s.surface for s in corrector.score_text("i was reading about kingz the book about the kings")}
+    assert "Kingsley" in found and "1 Kings" not in found
+    found = {s.surface for s in corrector.score_text("i was reading 1 kingz the book about the kings")}
+    assert "1 Kings" in found

@@ -134,6 +134,10 @@ class DancerOptions:
     # NE-CER reduction 23.2 -> 22.6% (1k), 14.6 -> 14.0% (10k), 8.7 -> 8.6% (100k); on 2,836 real
     # HyPoradise hypotheses no such span was changed either way, so the default keeps the gain
     function_word_spans: bool = True
+    # a span of one known lower-case word (only dense candidates reach it: "natter" for Natta) is
+    # replaced only at the named threshold, like a name: on real LibriSpeech and ATIS output DANCER
+    # wrote "kings" -> 1 Kings and "plane" -> Plano at 0.41 / 0.49
+    strict_known_words: bool = True
     default_catalog: str = "default"
 
     def __post_init__(self) -> None:
@@ -292,7 +296,8 @@ class DancerCorrector:
                 self.threshold, self.named_threshold)
             limit = default[0] if threshold is None else threshold
             named = max(limit, default[1] if named_threshold is None else named_threshold)
-            return s.probability >= (named if _replaces_a_name(s) else limit)
+            strict = _replaces_a_name(s) or (self.options.strict_known_words and _one_known_word(s))
+            return s.probability >= (named if strict else limit)
 
         passed = [s for s in scored if passes(s)]
         chosen = [s for s in self._choose(passed) if s.surface != text[s.start:s.end]]
@@ -495,10 +500,13 @@ class DancerCorrector:
         # closest candidate of "iraqi" (real WSJ output). A word that names a catalog entity ("Marsala" the
         # wine and the town) is a name first: the named threshold guards it
         proper = first == last and folded in self.proper_words and not identical.any()
+        digits = _digits(span)
         out = []
         for j, eid in enumerate(ids):
             entity, surface, _ = found[eid]
             if proper and _derived(folded, cached_fold(surface)):
+                continue
+            if not digits and _digits(surface):  # a digit is a spoken word: "kings" is not 1 Kings
                 continue
             out.append(Scored(first, last, start, end, entity, surface, tuple(table[j].tolist()),
                               float(probabilities[j])))
@@ -607,6 +615,7 @@ def _best_other(values: FloatArray, pick: Callable[..., Any], empty: float) -> F
 
 
 _SPAN_EXACT, _IDENTICAL = FEATURES.index("span_exact"), FEATURES.index("identical")
+_WORDS, _GATED = FEATURES.index("words"), FEATURES.index("gated")
 
 
 def bundled_weights(lang: str = "") -> Path:
@@ -620,10 +629,20 @@ def _replaces_a_name(s: Scored) -> bool:
     return bool(s.features[_SPAN_EXACT]) and not s.features[_IDENTICAL]
 
 
+def _one_known_word(s: Scored) -> bool:
+    """Whether ``s``'s span is one word the lexicon knows, not capitalised (not gated)."""
+    return s.features[_WORDS] == 1 and not s.features[_GATED]
+
+
 def _named_here(s: Scored, named: dict[tuple[str, str], set[tuple[int, int]]]) -> bool:
     """Whether ``s`` writes a name the text holds nowhere, or only at ``s``'s own span."""
     where = named.get((s.entity.id, cached_fold(s.surface)))
     return where is None or (s.first, s.last) in where
+
+
+def _digits(text: str) -> bool:
+    """Whether ``text`` holds a digit."""
+    return any(ch.isdigit() for ch in text)
 
 
 def _derived(word: str, name: str) -> bool:
