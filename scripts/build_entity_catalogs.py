@@ -87,27 +87,32 @@ def _gloss(text: str) -> tuple[str, list[str]]:
     return definition, [p.strip('"') for p in parts if p.startswith('"')]
 
 
-def read_wordnet(cache: Path) -> Iterator[Entity]:
-    """Instance synsets (``@i`` pointers) of WordNet's nouns."""
-    folder, version = wordnet_dir(cache)
-    source = f"WordNet 3.0 (Debian wordnet-base {version})"
-    with (folder / "data.noun").open(encoding="latin-1") as fh:
+def synsets(folder: Path, pos: str) -> Iterator[tuple[list[str], list[str], str]]:
+    """(fields, pointer symbols, gloss) of each synset of WordNet's ``data.<pos>`` (licence lines skipped)."""
+    with (folder / f"data.{pos}").open(encoding="latin-1") as fh:
         for line in fh:
             if line.startswith("  "):
                 continue
             head, _, gloss = line.partition(" | ")
             fields = head.split()
-            offset, lex = fields[0], int(fields[1])
             n_words = int(fields[3], 16)
-            words = [fields[4 + 2 * i].replace("_", " ") for i in range(n_words)]
             n_ptr = int(fields[4 + 2 * n_words])
-            ptrs = fields[5 + 2 * n_words: 5 + 2 * n_words + 4 * n_ptr: 4]
-            if "@i" not in ptrs:
-                continue
-            words = [re.sub(r"\(.*\)$", "", w) for w in words]
-            yield Entity(id=f"wordnet:{offset}-n", name=words[0], aliases=tuple(words[1:]),
-                         description=_gloss(gloss.strip())[0], type=_LEX_TYPES.get(lex, "other"),
-                         lang="en", source=source, licence=WORDNET_LICENCE)
+            yield fields, fields[5 + 2 * n_words: 5 + 2 * n_words + 4 * n_ptr: 4], gloss
+
+
+def read_wordnet(cache: Path) -> Iterator[Entity]:
+    """Instance synsets (``@i`` pointers) of WordNet's nouns."""
+    folder, version = wordnet_dir(cache)
+    source = f"WordNet 3.0 (Debian wordnet-base {version})"
+    for fields, ptrs, gloss in synsets(folder, "noun"):
+        if "@i" not in ptrs:
+            continue
+        offset, lex = fields[0], int(fields[1])
+        words = [fields[4 + 2 * i].replace("_", " ") for i in range(int(fields[3], 16))]
+        words = [re.sub(r"\(.*\)$", "", w) for w in words]
+        yield Entity(id=f"wordnet:{offset}-n", name=words[0], aliases=tuple(words[1:]),
+                     description=_gloss(gloss.strip())[0], type=_LEX_TYPES.get(lex, "other"),
+                     lang="en", source=source, licence=WORDNET_LICENCE)
 
 
 def english_lexicon(cache: Path) -> set[str]:
@@ -116,19 +121,14 @@ def english_lexicon(cache: Path) -> set[str]:
     words: set[str] = set(FUNCTION_WORDS)
     seen_lower: Counter[str] = Counter()
     for pos in ("noun", "verb", "adj", "adv"):
-        with (folder / f"data.{pos}").open(encoding="latin-1") as fh:
-            for line in fh:
-                if line.startswith("  "):
-                    continue
-                head, _, gloss = line.partition(" | ")
-                fields = head.split()
-                for i in range(int(fields[3], 16)):
-                    for word in re.sub(r"\(.*\)$", "", fields[4 + 2 * i]).split("_"):
-                        if word.islower():
-                            words.update(_inflections(word, pos))
-                for token in re.findall(r"[A-Za-z][A-Za-z'-]*", gloss):
-                    if token.islower():
-                        seen_lower[token] += 1
+        for fields, _, gloss in synsets(folder, pos):
+            for i in range(int(fields[3], 16)):
+                for word in re.sub(r"\(.*\)$", "", fields[4 + 2 * i]).split("_"):
+                    if word.islower():
+                        words.update(_inflections(word, pos))
+            for token in re.findall(r"[A-Za-z][A-Za-z'-]*", gloss):
+                if token.islower():
+                    seen_lower[token] += 1
         for line in (folder / f"{pos}.exc").read_text(encoding="latin-1").splitlines():
             words.update(w for w in line.split() if "_" not in w)
     words.update(w for w, n in seen_lower.items() if n >= 2)
@@ -144,18 +144,11 @@ def english_proper_words(cache: Path) -> set[str]:
     proper: set[str] = set()
     names: set[str] = set()
     for pos in ("noun", "verb", "adj", "adv"):
-        with (folder / f"data.{pos}").open(encoding="latin-1") as fh:
-            for line in fh:
-                if line.startswith("  "):
-                    continue
-                fields = line.partition(" | ")[0].split()
-                n_words = int(fields[3], 16)
-                n_ptr = int(fields[4 + 2 * n_words])
-                instance = "@i" in (fields[5 + 2 * n_words + 4 * k] for k in range(n_ptr))
-                for i in range(n_words):
-                    word = re.sub(r"\(.*\)$", "", fields[4 + 2 * i])
-                    if word[:1].isupper() and "_" not in word:
-                        (names if instance else proper).add(word.lower())
+        for fields, ptrs, _ in synsets(folder, pos):
+            for i in range(int(fields[3], 16)):
+                word = re.sub(r"\(.*\)$", "", fields[4 + 2 * i])
+                if word[:1].isupper() and "_" not in word:
+                    (names if "@i" in ptrs else proper).add(word.lower())
     return {w for w in proper - names if len(w) >= 3 and w.isascii() and w.replace("-", "").isalpha()}
 
 
