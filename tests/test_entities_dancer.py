@@ -22,6 +22,7 @@ from emendo.correctors.entities.dancer import (
     description_words,
 )
 from emendo.correctors.entities.dancer import _derived as derived
+from emendo.correctors.entities.dancer import _says_number as says_number
 from emendo.correctors.entities.embed import SentenceEmbedder, default_model_dir
 from emendo.correctors.entities.retrieval import DenseIndex, catalog_hash, entity_text
 from emendo.correctors.entities.types import Entity
@@ -713,8 +714,8 @@ def test_one_known_word_is_replaced_only_at_the_named_threshold() -> None:
         assert corrector.apply(text, [scored(True, 0.5)])[0] == "what type of Plano flies to dallas"
 
 
-def test_a_name_with_a_digit_needs_a_digit_in_the_span() -> None:
-    """'kings' -> 1 Kings (real LibriSpeech output): a digit is a spoken word the span lacks."""
+def test_a_name_with_a_number_needs_a_number_in_the_span() -> None:
+    """'kings' -> 1 Kings, 'richard' -> Richard I (real LibriSpeech output): a number is a spoken word."""
     entities = [*ENTITIES, Entity("b:1k", "1 Kings", description="book of the Old Testament about the kings"),
                 Entity("b:k", "Kingsley", description="English novelist who wrote about the kings")]
     catalog = Catalog()
@@ -727,3 +728,21 @@ def test_a_name_with_a_digit_needs_a_digit_in_the_span() -> None:
     assert "Kingsley" in found and "1 Kings" not in found
     found = {s.surface for s in corrector.score_text("i was reading 1 kingz the book about the kings")}
     assert "1 Kings" in found
+    assert says_number("Richard I") and says_number("I Chronicles") and says_number("louis xiv")
+    assert says_number("william the third") and not says_number("Vila Formosa") and not says_number("i was reading")
+
+
+def test_a_span_cutting_through_a_name_is_not_scored() -> None:
+    """'new york to montreal': 'york to' sounds like Yorkton, but 'new york' names New York (real ATIS output)."""
+    entities = [*ENTITIES, Entity("c:ny", "New York", description="city in United States", type="place"),
+                Entity("c:yt", "Yorkton", description="city in Canada", type="place")]
+    catalog = Catalog()
+    for e in entities:
+        catalog.upsert(e)
+    corrector = DancerCorrector(catalog, BagOfWords(), {}, reranker=reranker(), lexicon=LEXICON | {"fly"})
+    index = catalog.index("default")
+    assert index is not None
+    text = "we fly from new york to montreal"
+    spans = {text[s[2]:s[3]] for s in corrector._spans(text, index)[0]}
+    assert "new york" in spans and "york to" not in spans and "york" not in spans
+    assert "to montreal" in spans

@@ -419,14 +419,15 @@ class DancerCorrector:
                         named.setdefault((entity.id, cached_fold(surface)), set()).add((first, last))
                 if last - first < self.options.max_words and not all(function_at[first:last + 1]):
                     out.append((first, last, start, end, unknown, capitalised, unknown or capitalised))
-        # a span that names a catalog entity is a unit: spans inside it or around it are left alone.
+        # a span that names a catalog entity is a unit: spans inside it, around it or cutting through it
+        # are left alone ("new york to montreal": "york to" is not Yorkton, real ATIS output).
         # Only the longest such names count ("baro da" names Baroda, so "baro", naming Baro, is inside
         # it and protects nothing), and only names of min_chars or more ("al" for Alabama would shield
         # "al kerma" from Al Khurmah)
         protected = [p for p in protected if not any(_nested(q, p) and q[1] - q[0] > p[1] - p[0] for q in protected)]
         longest = set(protected)
         named = {eid: kept for eid, where in named.items() if (kept := where & longest)}
-        return [s for s in out if not any(_nested(p, (s[0], s[1])) for p in protected)], named
+        return [s for s in out if not any(_shares_tokens(p, (s[0], s[1])) for p in protected)], named
 
     def _span_candidates(self, text: str, where: tuple[int, int, int, int, int], flags: tuple[bool, bool, bool],
                          phonetic: list[Candidate], dense: DenseIndex | None,
@@ -500,16 +501,15 @@ class DancerCorrector:
         # closest candidate of "iraqi" (real WSJ output). A word that names a catalog entity ("Marsala" the
         # wine and the town) is a name first: the named threshold guards it
         proper = first == last and folded in self.proper_words and not identical.any()
-        digits = _digits(span)
+        numbered = _says_number(span)
         out = []
         for j, eid in enumerate(ids):
             entity, surface, _ = found[eid]
             if proper and _derived(folded, cached_fold(surface)):
                 continue
-            # a digit is a spoken word: "kings" is not 1 Kings. Roman numerals ("richard" -> Richard I) would
-            # be consistent but cost 0.5-0.8 points on the dev split, where the reference of "ptolemy the
-            # first" is "Ptolemy I"
-            if not digits and _digits(surface):
+            # a number is a spoken word: "kings" is not 1 Kings, "richard" not Richard I, and "ptolemy" followed
+            # by "the first" does not become "Ptolemy I the first"
+            if not numbered and _says_number(surface):
                 continue
             out.append(Scored(first, last, start, end, entity, surface, tuple(table[j].tolist()),
                               float(probabilities[j])))
@@ -645,9 +645,18 @@ def _named_here(s: Scored, named: dict[tuple[str, str], set[tuple[int, int]]]) -
     return where is None or (s.first, s.last) in where
 
 
-def _digits(text: str) -> bool:
-    """Whether ``text`` holds a digit."""
-    return any(ch.isdigit() for ch in text)
+_NUMBER_TEXT = ("one two three four five six seven eight nine ten eleven twelve first second third fourth fifth "
+                "sixth seventh eighth ninth tenth eleventh twelfth")
+_NUMBER_WORDS = frozenset(_NUMBER_TEXT.split())
+_ROMAN = re.compile(r"[IVXL]+")
+
+
+def _says_number(text: str) -> bool:
+    """Whether text says a number: digits, a number word ("the third"), an upper-case Roman numeral
+    ("Richard I", "1 Kings") or a lower-case one of two letters or more ("louis xiv"; "i" is the pronoun)."""
+    return any(any(ch.isdigit() for ch in w) or w.lower() in _NUMBER_WORDS
+               or (w.isupper() and _ROMAN.fullmatch(w)) or (len(w) > 1 and _ROMAN.fullmatch(w.upper()))
+               for w in text.split())
 
 
 def _derived(word: str, name: str) -> bool:
@@ -656,6 +665,11 @@ def _derived(word: str, name: str) -> bool:
     shared = next((i for i, (a, b) in enumerate(zip(word, name, strict=False)) if a != b),
                   min(len(word), len(name)))
     return word != name and shared >= 4 and shared >= min(len(word), len(name)) - 3
+
+
+def _shares_tokens(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Two different token ranges with a token in common (nested or crossing)."""
+    return a != b and a[0] <= b[1] and b[0] <= a[1]
 
 
 def _nested(a: tuple[int, int], b: tuple[int, int]) -> bool:
