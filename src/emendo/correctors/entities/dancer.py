@@ -27,9 +27,13 @@ the text), so a homophone of the intended entity can be replaced, but only at th
 ``named_threshold``; a name the text already holds is not written again in place of other
 words (``named_once``). A span is replaced only when its best candidate's probability reaches
 ``threshold``; otherwise the original is kept, which is what happens on clean, entity-free
-text. Spans in Cyrillic have their own scorer and thresholds (``reranker-ru.json``, trained on
-Russian examples), and a Russian name is written in the case form nearest the span
-(:mod:`~emendo.correctors.entities.inflect`).
+text. Rules found on real ASR output keep correct words (``DancerOptions``): a span of one known
+lower-case word needs ``named_threshold`` too ("plane" is not Plano), a demonym does not become the
+name it derives from ("kuwaiti" is not Kuwait), a name with a number needs a spoken number in the
+span ("richard" is not Richard I), and no span may cut through a name the text holds ("york to" in
+"new york to montreal" is not Yorkton). Spans in Cyrillic have their own scorer and thresholds
+(``reranker-ru.json``, trained on Russian examples), and a Russian name is written in the case
+form nearest the span (:mod:`~emendo.correctors.entities.inflect`).
 """
 
 from __future__ import annotations
