@@ -120,3 +120,14 @@ def test_builtin_lexicon_knows_common_words() -> None:
         pytest.skip("built-in lexicons not built")
     assert {"the", "flew", "cities", "walked", "газету", "солнце"} <= lexicon
     assert "yorke" not in lexicon
+
+
+def test_words_written_capitalised_that_are_not_names_count_as_known() -> None:
+    """'friday' is a word (WordNet writes it capitalised, the lower-case lexicon misses it): on real ATIS
+    output PED-NEC wrote Faraday for it; plurals of such words too ('americans' -> Americana)."""
+    catalog = Catalog()
+    for entity in (Entity("p:f", "Faraday", type="person"), Entity("c:a", "Americana", type="place")):
+        catalog.upsert(entity)
+    text = "show me flights on friday for two americans"
+    assert PedNecCorrector(catalog, PedNecOptions(know_proper_words=False)).correct_text(text)[0] != text
+    assert PedNecCorrector(catalog).correct_text(text)[0] == text
