@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import subprocess
 import sys
@@ -209,10 +210,14 @@ def test_the_recognisers_word_confidences_feed_the_low_confidence_feature() -> N
     assert "Stine" in fixed.corrected
     assert corrector.score_text(text, confidences=unsure[:-1]) == none
     assert corrector.correct([Hypothesis("1", text, confidences=sure)])[0].corrected == text
-    # a handwriting recogniser's confidences are not read (the scorer learnt Whisper's): scored as plain
-    # text, which this scorer corrects
+    # handwriting records pass unchanged by default (the scorer was tuned on ASR errors only); asked to
+    # correct them, it does not read their confidences (it learnt Whisper's): scored as plain text
+    assert corrector.correct([Hypothesis("1", text, source="htr")])[0].corrected == text
     assert "Stine" in corrector.correct_text(text)[0]
-    assert "Stine" in corrector.correct([Hypothesis("1", text, source="htr", confidences=sure)])[0].corrected
+    both = DancerCorrector(corrector.catalog, corrector.embedder, corrector.dense, reranker=corrector.reranker,
+                           options=dataclasses.replace(corrector.options, sources=("asr", "htr")),
+                           lexicon=corrector.lexicon)
+    assert "Stine" in both.correct([Hypothesis("1", text, source="htr", confidences=sure)])[0].corrected
 
 
 def test_scoring_once_and_deciding_per_threshold_matches_correct_text() -> None:

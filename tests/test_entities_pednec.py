@@ -131,3 +131,11 @@ def test_words_written_capitalised_that_are_not_names_count_as_known() -> None:
     text = "show me flights on friday for two americans"
     assert PedNecCorrector(catalog, PedNecOptions(know_proper_words=False)).correct_text(text)[0] != text
     assert PedNecCorrector(catalog).correct_text(text)[0] == text
+
+
+def test_handwriting_records_pass_unchanged_unless_asked_for(catalog: Catalog) -> None:
+    """On real OCR lines (BLN600) PED-NEC made 331 lines worse and 47 better: HTR is off by default."""
+    hyp = Hypothesis("1", "I flew to new yorke", source="htr")
+    assert PedNecCorrector(catalog).correct([hyp])[0].corrected == hyp.text
+    both = PedNecCorrector(catalog, PedNecOptions(sources=("asr", "htr")))
+    assert both.correct([hyp])[0].corrected == "I flew to New York"
