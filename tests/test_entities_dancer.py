@@ -69,6 +69,22 @@ def reranker() -> Reranker:
     return Reranker(weights, 0.0, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES), {"threshold": 0.6})
 
 
+def catalog_of(entities: Sequence[Entity]) -> Catalog:
+    catalog = Catalog()
+    for e in entities:
+        catalog.upsert(e)
+    return catalog
+
+
+def span_texts(entities: Sequence[Entity], text: str, words: set[str]) -> set[str]:
+    """The spans DANCER looks at in ``text`` (lexicon: the toy one plus ``words``)."""
+    catalog = catalog_of(entities)
+    corrector = DancerCorrector(catalog, BagOfWords(), {}, reranker=reranker(), lexicon=LEXICON | words)
+    index = catalog.index("default")
+    assert index is not None
+    return {text[s[2]:s[3]] for s in corrector._spans(text, index)[0]}
+
+
 def dancer(options: DancerOptions | None = None) -> DancerCorrector:
     """A corrector over the four toy entities. The hand-set weights know nothing of the dense
     rank, so by default the nearest entities get no looser sound limit (``dense_top=0``): in a
@@ -398,14 +414,7 @@ def test_only_the_longest_catalog_names_of_min_chars_shield_the_spans_around_the
                 Entity("c:bd", "Baroda", description="city in India"),
                 Entity("s:al", "Alabama", aliases=("AL",), description="state of the United States"),
                 Entity("c:ak", "Al Khurmah", description="city in Saudi Arabia")]
-    catalog = Catalog()
-    for e in entities:
-        catalog.upsert(e)
-    corrector = DancerCorrector(catalog, BagOfWords(), {}, reranker=reranker(), lexicon=LEXICON | {"al", "da"})
-    index = catalog.index("default")
-    assert index is not None
-    text = "we sailed to baro da and al kerma"
-    spans = {text[s[2]:s[3]] for s in corrector._spans(text, index)[0]}
+    spans = span_texts(entities, "we sailed to baro da and al kerma", {"al", "da"})
     # "baro da" names Baroda and holds "baro" (Baro): the longer name is the unit, scored itself
     assert "baro da" in spans and "baro" not in spans and "to baro da" not in spans
     # "al" names Alabama but is shorter than min_chars: "al kerma" stays open for Al Khurmah
@@ -654,9 +663,7 @@ def test_a_demonym_is_not_taken_for_the_name_it_derives_from() -> None:
     real WSJ output. A proper word that is not derived from the candidate may still be replaced."""
     entities = [*ENTITIES, Entity("c:kw", "Kuwait", description="country on the Persian Gulf", type="place"),
                 Entity("c:mk", "Marikana", description="mining town in South Africa", type="place")]
-    catalog = Catalog()
-    for e in entities:
-        catalog.upsert(e)
+    catalog = catalog_of(entities)
     embedder = BagOfWords()
     dense = DenseIndex.build(entities, embedder)
 
@@ -682,9 +689,7 @@ def test_spans_of_function_words_only_are_not_scored() -> None:
     """With ``function_word_spans=False``: 'been to' sounds like Bonito, a city in Brazil, and on the dev
     split DANCER wrote such names for template words ("from" -> Frome)."""
     entities = [*ENTITIES, Entity("c:bo", "Bonito", description="city in Brazil", type="place")]
-    catalog = Catalog()
-    for e in entities:
-        catalog.upsert(e)
+    catalog = catalog_of(entities)
     embedder = BagOfWords()
     dense = DenseIndex.build(entities, embedder)
     text = "have you ever been to recife in brazil"
@@ -723,9 +728,7 @@ def test_a_name_with_a_number_needs_a_number_in_the_span() -> None:
     """'kings' -> 1 Kings, 'richard' -> Richard I (real LibriSpeech output): a number is a spoken word."""
     entities = [*ENTITIES, Entity("b:1k", "1 Kings", description="book of the Old Testament about the kings"),
                 Entity("b:k", "Kingsley", description="English novelist who wrote about the kings")]
-    catalog = Catalog()
-    for e in entities:
-        catalog.upsert(e)
+    catalog = catalog_of(entities)
     embedder = BagOfWords()
     corrector = DancerCorrector(catalog, embedder, {"default": DenseIndex.build(entities, embedder)},
                                 reranker=reranker(), options=DancerOptions(dense_top=0), lexicon=LEXICON)
@@ -741,13 +744,6 @@ def test_a_span_cutting_through_a_name_is_not_scored() -> None:
     """'new york to montreal': 'york to' sounds like Yorkton, but 'new york' names New York (real ATIS output)."""
     entities = [*ENTITIES, Entity("c:ny", "New York", description="city in United States", type="place"),
                 Entity("c:yt", "Yorkton", description="city in Canada", type="place")]
-    catalog = Catalog()
-    for e in entities:
-        catalog.upsert(e)
-    corrector = DancerCorrector(catalog, BagOfWords(), {}, reranker=reranker(), lexicon=LEXICON | {"fly"})
-    index = catalog.index("default")
-    assert index is not None
-    text = "we fly from new york to montreal"
-    spans = {text[s[2]:s[3]] for s in corrector._spans(text, index)[0]}
+    spans = span_texts(entities, "we fly from new york to montreal", {"fly"})
     assert "new york" in spans and "york to" not in spans and "york" not in spans
     assert "to montreal" in spans
