@@ -143,8 +143,8 @@ class DancerOptions:
     # wrote "kings" -> 1 Kings and "plane" -> Plano at 0.41 / 0.49
     strict_known_words: bool = True
     # the recognisers whose records are corrected (``Hypothesis.source``); others pass unchanged. The
-    # scorer learnt and was tuned on ASR errors; on 2,000 BLN600 OCR lines (``htr``) it changed 7, all
-    # for the worse ("becaine" -> Begūn, "Joseph" -> Józefów): CER +0.2% relative (session 13)
+    # scorer learnt and was tuned on ASR errors; on 5,000 BLN600 OCR lines (``htr``) it made 21 worse and
+    # none better ("becaine" -> Begūn, "Joseph" -> Józefów): CER +0.2% relative (bench/entities_real_harm.py)
     sources: tuple[str, ...] = ("asr",)
     default_catalog: str = "default"
 

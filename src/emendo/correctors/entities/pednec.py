@@ -80,8 +80,8 @@ class PedNecOptions:
     # other); on the entity set's dev split NE-CER unchanged (1k/10k) or lower (100k)
     know_proper_words: bool = True
     # the recognisers whose records are corrected (``Hypothesis.source``); others pass unchanged: on
-    # 2,000 BLN600 OCR lines (``htr``) PED-NEC made 47 lines better and 331 worse, CER +3.4% relative
-    # (session 13; OCR noise makes many unknown words, and capitalised ones are everywhere)
+    # 5,000 BLN600 OCR lines (``htr``) PED-NEC made 105 lines better and 769 worse, CER +3.7% relative
+    # (bench/entities_real_harm.py; OCR noise makes many unknown words, and capitalised ones are everywhere)
     sources: tuple[str, ...] = ("asr",)
     lowercase_if_input_lowercase: bool = False
 
