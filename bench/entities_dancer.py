@@ -47,7 +47,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from make_entity_evalset import clean_sentences
-from train_dancer_reranker import make_corrector, parts_for, subset, universe
+from train_dancer_reranker import Item, make_corrector, parts_for, subset, universe, unpack
 
 from emendo.correctors.entities.catalog import Catalog
 from emendo.correctors.entities.dancer import DancerCorrector, DancerOptions, Reranker
@@ -60,12 +60,10 @@ from emendo.correctors.entities.types import Entity
 from emendo.eval.entities import entity_scores, project, record_spans, words_changed
 from emendo.malloc import keep_freed_memory
 
-Item = str | tuple[str, list[float] | None]  # a text, or an ASR output with its word confidences
-
 
 def correct(corrector: Timed, item: Item) -> str:
     """``corrector``'s output for one text; DANCER also gets the recogniser's word confidences."""
-    text, confidences = (item, None) if isinstance(item, str) else item
+    text, confidences = unpack(item)
     if isinstance(corrector, DancerCorrector):
         return corrector.correct_text(text, confidences=confidences)[0]
     return corrector.correct_text(text)[0]
@@ -249,7 +247,7 @@ def evaluate(parts: list[list[dict[str, Any]]], make: Maker, extra: list[str],
     assert first is not None
     for key, clean in {**sets, "named": named}.items():
         result[key] = {"n": len(clean)}
-        inputs = [x if isinstance(x, str) else x[0] for x in clean]
+        inputs = [unpack(x)[0] for x in clean]
         for name in systems:
             outputs, times = named_out[name] if key == "named" else run(first[name], clean)
             changed, total = words_changed(inputs, outputs)

@@ -190,11 +190,19 @@ def examples(corrector: DancerCorrector, args: argparse.Namespace, exclude: set[
     return rows, clean
 
 
-def real_examples(path: Path) -> tuple[list[dict[str, Any]], list[str | tuple[str, list[float]]]]:
+Item = str | tuple[str, list[float] | None]  # a text, or an ASR output with its word confidences
+
+
+def unpack(item: Item) -> tuple[str, list[float] | None]:
+    """(text, the recogniser's word confidences or None) of a text or an ASR output."""
+    return (item, None) if isinstance(item, str) else item
+
+
+def real_examples(path: Path) -> tuple[list[dict[str, Any]], list[Item]]:
     """The ``dev`` split of a real TTS->ASR evaluation set: hypotheses with the projected entity span
     and the recogniser's word confidences (entity-free ones as (text, confidences) when it has them)."""
     rows: list[dict[str, Any]] = []
-    clean: list[str | tuple[str, list[float]]] = []
+    clean: list[Item] = []
     for line in path.read_text().splitlines():
         r = json.loads(line)
         if r["split"] != "dev" or "hyp" not in r:
@@ -210,7 +218,7 @@ def real_examples(path: Path) -> tuple[list[dict[str, Any]], list[str | tuple[st
 
 
 def featurise(corrector: DancerCorrector, rows: list[dict[str, Any]],
-              clean: Sequence[str | tuple[str, list[float]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+              clean: Sequence[Item]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Feature matrix, labels and group ids (one group per utterance/span). Rows and entity-free
     sentences carry the recogniser's word confidences when they have them (``confidences``; a
     clean sentence as (text, confidences))."""
@@ -218,8 +226,7 @@ def featurise(corrector: DancerCorrector, rows: list[dict[str, Any]],
     dense = corrector.dense["default"]
     assert index is not None
     X, y, g = [], [], []
-    items = [(r["hyp"], r.get("confidences"), r) for r in rows] + [
-        (t, None, None) if isinstance(t, str) else (t[0], t[1], None) for t in clean]
+    items = [(r["hyp"], r.get("confidences"), r) for r in rows] + [(*unpack(t), None) for t in clean]
     idf = corrector.idf("default")
     for n, (text, confidences, row) in enumerate(items):
         for s in corrector.score_spans(text, index, dense, idf, confidences):
@@ -300,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
                             dense_top_word_distance=args.dense_top_word_distance)
     corrector = make_corrector(universe(args.catalog_size), embedder, cache_dir=args.cache, options=options)
     rows, clean_texts = examples(corrector, args, exclude, rng)
-    clean: list[str | tuple[str, list[float]]] = list(clean_texts)
+    clean: list[Item] = list(clean_texts)
     if args.real:
         real_rows, real_clean = real_examples(Path(args.real))
         rows += real_rows * args.real_weight
@@ -318,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         sizes = [int(x) for x in args.tune_sizes.split(",")]
         entities = universe(max(sizes))
         tuning = tune_threshold(reranker, [json.loads(line) for line in Path(args.real).read_text().splitlines()],
-                                [c if isinstance(c, str) else c[0] for c in clean], sizes, entities, embedder,
+                                [unpack(c)[0] for c in clean], sizes, entities, embedder,
                                 DenseIndex.embeddings(entities, embedder, cache_dir=args.cache),
                                 grid=[float(x) for x in args.tune_grid.split(",")], max_harm=args.max_harm,
                                 seed=args.seed, options=options, max_off_entity=args.max_off_entity,
