@@ -223,3 +223,25 @@ def test_cli_help_and_max_steps(data: dict[str, Path], tmp_path: Path) -> None:
                  "--no-progress", "--threads", "1"]) == 0
     assert (tmp_path / "cli" / "checkpoints" / "step-0000003" / "model" / "model.safetensors").is_file()
     assert main(["--config", str(tmp_path / "missing.json")]) == 1
+
+
+def test_time_limit_fits_the_schedule_into_the_slot(data: dict[str, Path], tmp_path: Path) -> None:
+    from emendo.models.config import load_train_config as load
+    from emendo.models.train import FIT_AFTER, _fitted_end, train
+
+    # the arithmetic: 100 s at 10 steps/s is 1,000 steps, less 2 s per evaluation (every 400 steps: 3 to come)
+    assert _fitted_end(0, 10_000, 100.0, 10.0, 2.0, 400) == 940
+    assert _fitted_end(0, 500, 100.0, 10.0, 2.0, 400) == 500  # never past the configured steps
+    assert _fitted_end(50, 10_000, 0.0, 10.0, 2.0, 400) == 51  # out of time: one more step, then the end
+    # a run configured far longer than its time: it ends early, on a finished schedule, with a checkpoint
+    run = tmp_path / "timed"
+    ckpt = train(_tiny(data, run, steps=100_000, warmup_steps=5, eval_every=150, eval_samples=0), device="cpu",
+                 progress=False, time_limit=8.0)
+    fits = [r for r in _log(run) if r["event"] == "fit"]
+    assert fits and fits[0]["step"] == FIT_AFTER
+    end = next(r for r in _log(run) if r["event"] == "end")
+    assert FIT_AFTER < end["step"] < 100_000 and ckpt.name == f"step-{end['step']:07d}"
+    stored = load(ckpt)
+    assert stored.steps == end["step"]  # the checkpoint records the schedule it ran
+    last = [r for r in _log(run) if r["event"] == "train"][-1]
+    assert last["step"] == end["step"] and last["lr"] == pytest.approx(stored.lr * stored.min_lr_ratio)

@@ -165,6 +165,8 @@ def _modules(torch: Any) -> tuple[type, type]:
         return ln.weight * (x * torch.rsqrt(var + ln.variance_epsilon))
 
     class _Common(nn.Module):  # type: ignore[misc,name-defined]
+        norm = staticmethod(rms_norm)  # for emendo.models.fastdecode's static-cache decoder
+
         def __init__(self, model: Any, embed: Any) -> None:
             super().__init__()
             cfg = model.config

@@ -57,6 +57,7 @@ __all__ = ["evaluate", "latest_checkpoint", "main", "train"]
 
 CHECKPOINTS = "checkpoints"
 TRAINER_STATE = "trainer_state.pt"
+FIT_AFTER = 100  # steps before time_limit first fits the run's end
 
 
 def _require_torch() -> Any:
@@ -205,14 +206,29 @@ def _update_best(run_dir: Path, ckpt: Path) -> None:
     tmp.rename(best)
 
 
+def _fitted_end(step: int, cap: int, left_s: float, steps_per_s: float, eval_s: float, eval_every: int) -> int:
+    """The last step that ``left_s`` seconds reach at ``steps_per_s``, paying ``eval_s`` per evaluation to come."""
+    n = int(left_s * steps_per_s)
+    evals = n // max(1, eval_every) + 1  # the periodic ones and the final one
+    n = int(max(0.0, left_s - evals * eval_s) * steps_per_s)
+    return max(step + 1, min(cap, step + n))
+
+
 def train(cfg: TrainConfig, *, device: str | None = None, stop_at: int | None = None,
-          progress: bool = True, threads: int | None = None) -> Path:
+          progress: bool = True, threads: int | None = None, time_limit: float | None = None) -> Path:
     """Train (or resume) the run in ``cfg.run_dir``; return the last checkpoint's directory.
 
     ``stop_at`` ends the run early at that step (the LR schedule still spans ``cfg.steps``),
     e.g. to fit a time-limited GPU session; start it again to continue. ``threads`` sets
     torch's CPU thread count (on a busy 2-core machine 1 can be faster than 2).
+
+    ``time_limit`` (seconds from this call, data loading included) fits the run into a time
+    slot, e.g. a lent GPU's: after ``FIT_AFTER`` steps, and again after each evaluation, the
+    last step is set to what the measured step rate and evaluation time reach (never past
+    ``cfg.steps``), and the LR schedule's decay is stretched or shrunk to end there, so the
+    run ends on a finished schedule with a final checkpoint instead of being cut off.
     """
+    t_call = time.perf_counter()
     torch = _require_torch()
     if threads:
         torch.set_num_threads(threads)
@@ -298,7 +314,25 @@ def train(cfg: TrainConfig, *, device: str | None = None, stop_at: int | None = 
     loss_sum = torch.zeros((), device=dev_type)
     n_loss, n_tokens, t_window = 0, 0, time.perf_counter()
     bar = tqdm(total=end, initial=step, disable=not progress, dynamic_ncols=True, desc=cfg.name)
+    train_s, eval_s, evals = 0.0, 0.0, 0  # for time_limit: time spent in steps and in evaluations
+
+    def fit(now: float) -> None:
+        nonlocal end, cfg
+        if time_limit is None:
+            return
+        rate = (step - start) / max(train_s, 1e-9)
+        fitted = _fitted_end(step, cfg.steps if stop_at is None else min(cfg.steps, stop_at),
+                             time_limit - (now - t_call), rate, eval_s / evals if evals else 0.0, cfg.eval_every)
+        if fitted != end:
+            end = fitted
+            cfg = dataclasses.replace(cfg, steps=max(end, cfg.warmup_steps + 1))  # stored with the checkpoints
+            sched.lr_lambdas = [_lr_lambda(cfg) for _ in sched.lr_lambdas]
+            bar.total = end
+            _log(log_path, {"event": "fit", "step": step, "end": end, "steps_per_s": rate,
+                            "eval_s": eval_s / evals if evals else None, "time": time.time()})
+
     while step < end:
+        t_step = time.perf_counter()
         cpu_batch = collate([train_ds[i] for i in batches.batch_for_step(step)])
         n_tokens += int(cpu_batch["attention_mask"].sum()) + int((cpu_batch["labels"] != -100).sum())
         batch = {k: v.to(dev_type, non_blocking=True) for k, v in cpu_batch.items()}
@@ -315,6 +349,11 @@ def train(cfg: TrainConfig, *, device: str | None = None, stop_at: int | None = 
         loss_sum += loss.detach().float()
         n_loss += 1
         bar.update(1)
+        if step - start == FIT_AFTER and dev_type.type == "cuda":
+            torch.cuda.synchronize()  # the steps queued so far count in the measured rate
+        train_s += time.perf_counter() - t_step
+        if step - start == FIT_AFTER:
+            fit(time.perf_counter())
         if step % cfg.log_every == 0 or step in (start + 1, end):
             dt = time.perf_counter() - t_window
             rec = {"event": "train", "step": step, "loss": float(loss_sum) / n_loss, "lr": sched.get_last_lr()[0],
@@ -324,6 +363,7 @@ def train(cfg: TrainConfig, *, device: str | None = None, stop_at: int | None = 
             loss_sum.zero_()
             n_loss, n_tokens, t_window = 0, 0, time.perf_counter()
         if step % cfg.eval_every == 0 or step == end:
+            t_eval = time.perf_counter()
             metrics = evaluate(model, tokenizer, dev_ds, cfg, dev_type, amp_dtype) if dev_ds else {}
             _log(log_path, {"event": "eval", "step": step, **metrics})
             improved = "wer" in metrics and metrics["wer"] < best_wer
@@ -336,6 +376,9 @@ def train(cfg: TrainConfig, *, device: str | None = None, stop_at: int | None = 
             if improved:
                 _update_best(run_dir, ckpt)
             t_window = time.perf_counter()
+            eval_s, evals = eval_s + t_window - t_eval, evals + 1
+            if step < end:
+                fit(t_window)
     bar.close()
     if ckpt is None:
         raise ConfigError(f"nothing to do: the run in {run_dir} has no checkpoint and steps is {end}")
@@ -349,6 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, help="run directory (default: the config's run_dir); resumes if it has "
                                              "checkpoints")
     ap.add_argument("--max-steps", type=int, help="override the config's steps (the LR schedule's length)")
+    ap.add_argument("--time-limit", type=float, help="seconds: end the schedule (and the run) within this time")
     ap.add_argument("--stop-at", type=int, help="stop at this step without changing the schedule (resume later)")
     ap.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     ap.add_argument("--train", nargs="+", metavar="GLOB", help="override train_files")
@@ -371,7 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
         ckpt = train(cfg, device=args.device, stop_at=args.stop_at, progress=not args.no_progress,
-                     threads=args.threads)
+                     threads=args.threads, time_limit=args.time_limit)
     except EmendoError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
