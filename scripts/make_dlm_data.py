@@ -34,7 +34,7 @@ from pathlib import Path
 
 from emendo.synth.simulate import simulate
 
-SHARD = 500_000
+SHARD = 100_000  # pairs per train shard; the trainer reads and encodes shards in parallel
 
 
 def _lines(directory: Path) -> list[str]:

@@ -120,6 +120,24 @@ def test_data_batches_and_collate(data: dict[str, Path]) -> None:
     assert (b["labels"] == -100).sum() == b["labels"].numel() - sum(len(ds[i].labels) for i in epoch[0])
 
 
+def test_shards_encoded_in_parallel_give_the_serial_dataset(data: dict[str, Path], tmp_path: Path) -> None:
+    from emendo.models.data import PairDataset, iter_pairs
+    from emendo.models.inputs import InputOptions
+    from emendo.models.tokenizer import train_tokenizer
+
+    lines = data["train"].read_text(encoding="utf-8").splitlines()
+    for k in range(3):  # three shards of unequal size
+        (tmp_path / f"train-{k:05d}.jsonl").write_text("\n".join(lines[k * 150: (k + 1) * 150]) + "\n",
+                                                     encoding="utf-8")
+    pattern = [str(tmp_path / "train-*.jsonl")]
+    tok = train_tokenizer([p.clean for p in iter_pairs(pattern)], 600)
+    serial = PairDataset(iter_pairs(pattern), tok, InputOptions(), 24, 64)
+    parallel = PairDataset.from_files(pattern, tok, InputOptions(), 24, 64, workers=2)
+    assert serial.skipped > 0 and parallel.skipped == serial.skipped
+    assert [(list(e.input_ids), list(e.labels)) for e in parallel.examples] == \
+        [(list(e.input_ids), list(e.labels)) for e in serial.examples]
+
+
 def test_tiny_training_lowers_loss_and_writes_checkpoint(data: dict[str, Path], tmp_path: Path) -> None:
     from safetensors import safe_open
     from transformers import T5ForConditionalGeneration

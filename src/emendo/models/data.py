@@ -114,6 +114,28 @@ class PairDataset:
             if keep_pairs:
                 self.pairs.append(pair)
 
+    @classmethod
+    def from_files(cls, patterns: Sequence[str | Path], tokenizer: Tokenizer, options: InputOptions,
+                   max_input_tokens: int, max_output_tokens: int, workers: int = 1) -> PairDataset:
+        """The pairs of the shards, in order, as ``PairDataset(iter_pairs(patterns), ...)`` gives them,
+        read and encoded one shard per process with ``workers`` > 1 (parsing JSON is single-threaded)."""
+        paths = expand_paths(patterns)
+        if workers <= 1 or len(paths) == 1:
+            return cls(iter_pairs(paths), tokenizer, options, max_input_tokens, max_output_tokens)
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        jobs = [(str(p), tokenizer.to_str(), options.to_dict(), max_input_tokens, max_output_tokens) for p in paths]
+        ds = cls([], tokenizer, options, max_input_tokens, max_output_tokens)
+        with ProcessPoolExecutor(min(workers, len(paths)), mp_context=multiprocessing.get_context("spawn")) as pool:
+            for src, src_ends, tgt, tgt_ends, skipped in pool.map(_encode_shard, jobs):
+                a = b = 0
+                for se, te in zip(src_ends, tgt_ends, strict=True):
+                    ds.examples.append(Example(src[a:se], tgt[b:te]))
+                    a, b = se, te
+                ds.skipped += skipped
+        return ds
+
     def __len__(self) -> int:
         return len(self.examples)
 
@@ -186,3 +208,19 @@ def collate(batch: Sequence[Example]) -> dict[str, Any]:
         mask[r, :len(e.input_ids)] = 1
         labels[r, :len(e.labels)] = torch.tensor(e.labels.tolist())
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def _encode_shard(job: tuple[str, str, dict[str, Any], int, int]) -> tuple[array[int], list[int], array[int],
+                                                                          list[int], int]:
+    """One shard's examples as flat id arrays and row ends (cheap to send between processes)."""
+    path, tokenizer_json, options, max_in, max_out = job
+    ds = PairDataset(iter_pairs([path]), Tokenizer.from_str(tokenizer_json), InputOptions.from_dict(options),
+                     max_in, max_out)
+    src, tgt = array("H"), array("H")
+    src_ends, tgt_ends = [], []
+    for e in ds.examples:
+        src.extend(e.input_ids)
+        tgt.extend(e.labels)
+        src_ends.append(len(src))
+        tgt_ends.append(len(tgt))
+    return src, src_ends, tgt, tgt_ends, ds.skipped

@@ -38,6 +38,7 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import random
 import shutil
 import sys
@@ -57,7 +58,7 @@ __all__ = ["evaluate", "latest_checkpoint", "main", "train"]
 
 CHECKPOINTS = "checkpoints"
 TRAINER_STATE = "trainer_state.pt"
-FIT_AFTER = 100  # steps before time_limit first fits the run's end
+FIT_AFTER = 100  # steps (start-up and warm-up of the device) before time_limit fits the run's end
 
 
 def _require_torch() -> Any:
@@ -223,8 +224,8 @@ def train(cfg: TrainConfig, *, device: str | None = None, stop_at: int | None = 
     torch's CPU thread count (on a busy 2-core machine 1 can be faster than 2).
 
     ``time_limit`` (seconds from this call, data loading included) fits the run into a time
-    slot, e.g. a lent GPU's: after ``FIT_AFTER`` steps, and again after each evaluation, the
-    last step is set to what the measured step rate and evaluation time reach (never past
+    slot, e.g. a lent GPU's: from ``FIT_AFTER`` steps on, at each log window and after each
+    evaluation, the last step is set to what the window's step rate and the evaluations' time reach (never past
     ``cfg.steps``), and the LR schedule's decay is stretched or shrunk to end there, so the
     run ends on a finished schedule with a final checkpoint instead of being cut off.
     """
@@ -267,8 +268,8 @@ def train(cfg: TrainConfig, *, device: str | None = None, stop_at: int | None = 
         raise ConfigError(f"tokenizer has {tokenizer.get_vocab_size()} tokens > model.vocab_size "
                           f"{cfg.model.vocab_size}")
     m = cfg.model
-    train_ds = PairDataset(iter_pairs(cfg.train_files), tokenizer, cfg.inputs, m.max_input_tokens,
-                           m.max_output_tokens)
+    train_ds = PairDataset.from_files(cfg.train_files, tokenizer, cfg.inputs, m.max_input_tokens, m.max_output_tokens,
+                                      workers=os.cpu_count() or 1)
     dev_ds = None
     if cfg.dev_file and cfg.eval_samples:
         dev_ds = PairDataset(read_pairs([cfg.dev_file], limit=cfg.eval_samples), tokenizer, cfg.inputs,
@@ -314,16 +315,16 @@ def train(cfg: TrainConfig, *, device: str | None = None, stop_at: int | None = 
     loss_sum = torch.zeros((), device=dev_type)
     n_loss, n_tokens, t_window = 0, 0, time.perf_counter()
     bar = tqdm(total=end, initial=step, disable=not progress, dynamic_ncols=True, desc=cfg.name)
-    train_s, eval_s, evals = 0.0, 0.0, 0  # for time_limit: time spent in steps and in evaluations
+    eval_s, evals, rate = 0.0, 0, 0.0  # for time_limit: time spent in evaluations; the last window's steps/s
 
     def fit(now: float) -> None:
+        """Move the last step (and the schedule's end) to what the time left reaches at the recent rate."""
         nonlocal end, cfg
-        if time_limit is None:
+        if time_limit is None or rate <= 0:
             return
-        rate = (step - start) / max(train_s, 1e-9)
         fitted = _fitted_end(step, cfg.steps if stop_at is None else min(cfg.steps, stop_at),
                              time_limit - (now - t_call), rate, eval_s / evals if evals else 0.0, cfg.eval_every)
-        if fitted != end:
+        if abs(fitted - end) > max(10, end // 100):  # small drifts of the rate leave the schedule alone
             end = fitted
             cfg = dataclasses.replace(cfg, steps=max(end, cfg.warmup_steps + 1))  # stored with the checkpoints
             sched.lr_lambdas = [_lr_lambda(cfg) for _ in sched.lr_lambdas]
@@ -332,7 +333,6 @@ def train(cfg: TrainConfig, *, device: str | None = None, stop_at: int | None = 
                             "eval_s": eval_s / evals if evals else None, "time": time.time()})
 
     while step < end:
-        t_step = time.perf_counter()
         cpu_batch = collate([train_ds[i] for i in batches.batch_for_step(step)])
         n_tokens += int(cpu_batch["attention_mask"].sum()) + int((cpu_batch["labels"] != -100).sum())
         batch = {k: v.to(dev_type, non_blocking=True) for k, v in cpu_batch.items()}
@@ -349,16 +349,14 @@ def train(cfg: TrainConfig, *, device: str | None = None, stop_at: int | None = 
         loss_sum += loss.detach().float()
         n_loss += 1
         bar.update(1)
-        if step - start == FIT_AFTER and dev_type.type == "cuda":
-            torch.cuda.synchronize()  # the steps queued so far count in the measured rate
-        train_s += time.perf_counter() - t_step
-        if step - start == FIT_AFTER:
-            fit(time.perf_counter())
         if step % cfg.log_every == 0 or step in (start + 1, end):
             dt = time.perf_counter() - t_window
             rec = {"event": "train", "step": step, "loss": float(loss_sum) / n_loss, "lr": sched.get_last_lr()[0],
                    "steps_per_s": n_loss / dt, "tokens_per_s": n_tokens / dt, "time": time.time()}
             _log(log_path, rec)
+            if step - start >= FIT_AFTER and n_loss >= cfg.log_every // 2:  # (float() above waited for the GPU)
+                rate = rec["steps_per_s"]
+                fit(time.perf_counter())
             bar.set_postfix(loss=f"{rec['loss']:.3f}")
             loss_sum.zero_()
             n_loss, n_tokens, t_window = 0, 0, time.perf_counter()
