@@ -40,6 +40,7 @@ import json
 import random
 import re
 import sys
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ from emendo.correctors.entities.dancer import FEATURES, DancerCorrector, DancerO
 from emendo.correctors.entities.embed import SentenceEmbedder
 from emendo.correctors.entities.pednec import PedNecCorrector
 from emendo.correctors.entities.retrieval import DenseIndex, Embedder
+from emendo.correctors.entities.trees import Trees
 from emendo.correctors.entities.types import Entity
 from emendo.eval.entities import EntitySpan, entity_scores, project, record_spans, words_changed
 
@@ -213,29 +215,37 @@ def real_examples(path: Path) -> tuple[list[dict[str, Any]], list[Item]]:
         span = r["spans"][0]
         start, end = project(r["text"], r["hyp"], span["start"], span["end"])
         rows.append({"id": r["id"], "hyp": r["hyp"], "entity_id": span["entity_id"], "start": start, "end": end,
-                     "confidences": r.get("confidences")})
+                     "confidences": r.get("confidences"), "real": True})
     return rows, clean
 
 
+def fold_of(text: str, folds: int) -> int:
+    """The cross-fitting fold of a text (the same for every copy of it)."""
+    return zlib.crc32(text.encode("utf-8")) % folds
+
+
 def featurise(corrector: DancerCorrector, rows: list[dict[str, Any]],
-              clean: Sequence[Item]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Feature matrix, labels and group ids (one group per utterance/span). Rows and entity-free
-    sentences carry the recogniser's word confidences when they have them (``confidences``; a
-    clean sentence as (text, confidences))."""
+              clean: Sequence[Item]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str | None]]:
+    """Feature matrix, labels, group ids (one group per utterance/span) and each row's fold key: the
+    text of a real utterance or an entity-free sentence (the texts threshold tuning scores), None for
+    a synthetic utterance. Rows and entity-free sentences carry the recogniser's word confidences
+    when they have them (``confidences``; a clean sentence as (text, confidences))."""
     index = corrector.catalog.index("default")
     dense = corrector.dense["default"]
     assert index is not None
-    X, y, g = [], [], []
+    X, y, g, keys = [], [], [], []
     items = [(r["hyp"], r.get("confidences"), r) for r in rows] + [(*unpack(t), None) for t in clean]
     idf = corrector.idf("default")
     for n, (text, confidences, row) in enumerate(items):
+        key = text if row is None or row.get("real") else None
         for s in corrector.score_spans(text, index, dense, idf, confidences):
             label = row is not None and s.entity.id == row["entity_id"] and (s.start, s.end) == (
                 row["start"], row["end"])
             X.append(s.features)
             y.append(float(label))
             g.append(n * 100 + s.first * 10 + s.last)
-    return np.asarray(X, dtype=np.float64), np.asarray(y), np.asarray(g)
+            keys.append(key)
+    return np.asarray(X, dtype=np.float64), np.asarray(y), np.asarray(g), keys
 
 
 def fit(X: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 3000, lr: float = 0.5) -> tuple[
@@ -252,6 +262,30 @@ def fit(X: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 3000, lr: f
         w -= lr * (Z.T @ grad / len(y) + l2 * w)
         b -= lr * float(grad.mean())
     return w, b, mean, scale
+
+
+def fit_gbdt(X: np.ndarray, y: np.ndarray, args: argparse.Namespace) -> tuple[Trees, float]:
+    """A gradient-boosted tree ensemble (scikit-learn, training side only) and its baseline log-odds;
+    positives weighted as in :func:`fit`."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    pos_weight = max(1.0, (len(y) - y.sum()) / max(y.sum(), 1.0)) ** 0.5
+    model = HistGradientBoostingClassifier(max_iter=args.trees, max_depth=args.depth, learning_rate=args.learning_rate,
+                                           min_samples_leaf=args.min_leaf, l2_regularization=args.l2,
+                                           early_stopping=False, random_state=args.seed)
+    model.fit(X, y, sample_weight=np.where(y > 0, pos_weight, 1.0))
+    return Trees.from_sklearn(model)
+
+
+def fit_scorer(X: np.ndarray, y: np.ndarray, args: argparse.Namespace, meta: dict[str, Any]) -> Reranker:
+    """The ``--scorer`` fitted on (X, y): logistic regression, or trees (zero linear weights)."""
+    n = X.shape[1]
+    if args.scorer == "lr":
+        w, b, mean, scale = fit(X, y)
+        return Reranker(tuple(w.round(6).tolist()), round(b, 6), tuple(mean.round(6).tolist()),
+                        tuple(scale.round(6).tolist()), dict(meta))
+    trees, base = fit_gbdt(X, y, args)
+    return Reranker((0.0,) * n, base, (0.0,) * n, (1.0,) * n, dict(meta), trees)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -296,6 +330,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-reference-harm", type=float, default=0.005,
                     help="largest share of the words of the dev confusable utterances' reference texts (their "
                          "names correct) tuned thresholds may change, at every catalog size")
+    ap.add_argument("--scorer", choices=("gbdt", "lr"), default="gbdt",
+                    help="gradient-boosted trees (needs scikit-learn, in the train extra) or logistic regression")
+    ap.add_argument("--trees", type=int, default=300)
+    ap.add_argument("--depth", type=int, default=6)
+    ap.add_argument("--learning-rate", type=float, default=0.05)
+    ap.add_argument("--min-leaf", type=int, default=40)
+    ap.add_argument("--l2", type=float, default=1.0)
+    ap.add_argument("--folds", type=int, default=3,
+                    help="cross-fitting folds for threshold tuning (1: score the tuning texts with the served scorer)")
+    ap.add_argument("--dump-features", help="write the training table (X, y, g) to this .npz and stop")
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
     exclude = excluded_ids(args.exclude)
@@ -312,13 +356,20 @@ def main(argv: list[str] | None = None) -> int:
         real_rows, real_clean = real_examples(Path(args.real))
         rows += real_rows * args.real_weight
         clean += real_clean * args.real_weight
-    X, y, g = featurise(corrector, rows, clean)
-    held = (g // 100) % 5 == 0
-    w, b, mean, scale = fit(X[~held], y[~held])
-    p = 1 / (1 + np.exp(-(((X - mean) / scale) @ w + b)))
+    X, y, g, keys = featurise(corrector, rows, clean)
+    if args.dump_features:  # for trying other scorers offline: the table, labels and groups, then stop
+        np.savez_compressed(args.dump_features, X=X, y=y, g=g, features=np.asarray(FEATURES))
+        return 0
+    held = (g // 100) % 5 == 0  # synthetic held-out groups: the fallback threshold's precision rule
+    meta = {"size_reference": len(corrector.dense["default"])}
+    reranker = fit_scorer(X[~held], y[~held], args, meta)
+    p = reranker.probabilities(X)
     threshold = named_threshold = pick_threshold(p[held], y[held], g[held], args.precision)
-    reranker = Reranker(tuple(w.round(6).tolist()), round(b, 6), tuple(mean.round(6).tolist()),
-                        tuple(scale.round(6).tolist()), {"size_reference": len(corrector.dense["default"])})
+    # cross-fitting: thresholds are tuned on the real dev utterances and entity-free sentences that the
+    # served scorer was trained on, so each of them is scored by a scorer trained without its fold
+    fold = np.asarray([-1 if k is None else fold_of(k, args.folds) for k in keys])
+    folds = ({k: fit_scorer(X[~held & (fold != k)], y[~held & (fold != k)], args, meta) for k in range(args.folds)}
+             if args.folds > 1 else None)
     tuning: dict[str, Any] = {"rule": f"held-out synthetic precision >= {args.precision}", "held_out": threshold}
     size_prior: dict[str, Any] = {}  # none unless tuned: the probability as trained at one catalog size
     if args.real and args.tune_sizes:
@@ -330,13 +381,19 @@ def main(argv: list[str] | None = None) -> int:
                                 grid=[float(x) for x in args.tune_grid.split(",")], max_harm=args.max_harm,
                                 seed=args.seed, options=options, max_off_entity=args.max_off_entity,
                                 max_reference_harm=args.max_reference_harm,
-                                slopes=[float(x) for x in args.size_slopes.split(",")], tolerance=args.tolerance)
+                                slopes=[float(x) for x in args.size_slopes.split(",")], tolerance=args.tolerance,
+                                folds=folds)
         threshold, named_threshold = tuning["threshold"], tuning["named_threshold"]
         size_prior = {k: tuning[k] for k in ("size_slope", "size_reference", "size_floor")}
         print(json.dumps(tuning["grid"]), flush=True)
     report = {"features": list(FEATURES), "weights": list(reranker.weights), "bias": reranker.bias,
               "mean": list(reranker.mean), "scale": list(reranker.scale),
+              **({"trees": reranker.trees.to_dict()} if reranker.trees is not None else {}),
               "meta": {"threshold": threshold, "named_threshold": named_threshold, **size_prior,
+                       "scorer": args.scorer if args.scorer == "lr" else {
+                           "kind": "gbdt", "trees": args.trees, "depth": args.depth,
+                           "learning_rate": args.learning_rate, "min_leaf": args.min_leaf, "l2": args.l2},
+                       "tuning_folds": args.folds,
                        "threshold_tuning": tuning,
                        "rows": len(y),
                        "positives": int(y.sum()), "utterances": len(rows),
@@ -355,7 +412,8 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
                    entities: list[Entity], embedder: Embedder, matrix: np.ndarray, *, grid: list[float],
                    max_harm: float, seed: int, options: DancerOptions,
                    max_off_entity: float = 1.0, max_reference_harm: float = 1.0,
-                   slopes: Sequence[float] = (0.0,), tolerance: float = 0.0) -> dict[str, Any]:
+                   slopes: Sequence[float] = (0.0,), tolerance: float = 0.0,
+                   folds: dict[int, Reranker] | None = None) -> dict[str, Any]:
     """The catalog-size slope (``slopes``; see :meth:`Reranker.size_shift`: log-odds per tenfold
     fewer entities than the ``reranker`` was trained at, none below the smallest of ``sizes``) and
     the pair of ``grid`` thresholds (any span; a span that names another catalog entity, never
@@ -368,7 +426,9 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
     thresholds. With ``tolerance`` > 0, every allowed value whose mean reduction is within
     ``tolerance`` of the best counts as a tie, and the most conservative of them wins: the highest
     threshold, then the highest named threshold, then the smallest slope (the dev split is small, and
-    real text outside it has more ordinary words and correct names that a lower threshold changes)."""
+    real text outside it has more ordinary words and correct names that a lower threshold changes).
+    With ``folds`` (fold -> scorer trained without it; see :func:`fold_of`), each text is scored by the
+    scorer of its fold (cross-fitting), not by ``reranker``, which may have been trained on it."""
     records = [r for r in records if r["split"] == "dev" and "hyp" in r]
     confusable = [r for r in records if r["kind"] == "confusable"]
     entity_free = sorted({*clean, *(r["text"] for r in records if r["kind"] == "clean"),
@@ -410,9 +470,14 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
                        for x in entity_free]
         base = entity_scores(refs, base_outputs, spans).ne_cer
         for slope in slopes:
-            sized = dataclasses.replace(reranker, meta={**reranker.meta, "size_slope": slope,
-                                                        "size_reference": reference, "size_floor": min(sizes)})
-            hyps_scored, refs_scored, free_scored = (rescore(sized, x) for x in (scored_hyps, scored_refs, scored_free))
+            def sized(r: Reranker, slope: float = slope) -> Reranker:
+                return dataclasses.replace(r, meta={**r.meta, "size_slope": slope, "size_reference": reference,
+                                                    "size_floor": min(sizes)})
+
+            by_fold = {k: sized(r) for k, r in folds.items()} if folds else None
+            hyps_scored, refs_scored, free_scored = (
+                rescore(sized(reranker), x, texts, by_fold)
+                for x, texts in ((scored_hyps, hyps), (scored_refs, refs), (scored_free, entity_free)))
             for t, named in pairs:
                 def decide(texts: list[str], scored: list[list[Scored]], limits: tuple[float, float] = (t, named),
                            corrector: DancerCorrector = first) -> list[str]:
@@ -460,11 +525,14 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
             "entity_free_sentences": len(entity_free), "slopes": per_slope, "grid": table}
 
 
-def rescore(reranker: Reranker, scored: list[tuple[int, list[Scored]]]) -> list[list[Scored]]:
-    """Each text's candidates with ``reranker``'s probabilities in a catalog of the size given with them."""
+def rescore(reranker: Reranker, scored: list[tuple[int, list[Scored]]], texts: Sequence[str] | None = None,
+            folds: dict[int, Reranker] | None = None) -> list[list[Scored]]:
+    """Each text's candidates with ``reranker``'s probabilities in a catalog of the size given with them
+    (with ``folds``: the probabilities of the scorer of each of the ``texts``' fold)."""
     out = []
-    for size, found in scored:
-        p = reranker.probabilities(np.asarray([s.features for s in found]), size) if found else []
+    for n, (size, found) in enumerate(scored):
+        scorer = folds[fold_of(texts[n], len(folds))] if folds and texts is not None else reranker
+        p = scorer.probabilities(np.asarray([s.features for s in found]), size) if found else []
         out.append([dataclasses.replace(s, probability=float(q)) for s, q in zip(found, p, strict=True)])
     return out
 

@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = [{"id": r["id"], "hyp": r["hyp"], "entity_id": r["entity_id"], "start": r["hyp_start"],
              "end": r["hyp_end"]} for r in train]
     clean = clean_russian(f"{args.corpus}/train.jsonl.gz", len(rows) // 3, rng)
-    X, y, _ = featurise(corrector, rows, clean)
+    X, y, _, _ = featurise(corrector, rows, clean)
     w, b, mean, scale = fit(X, y)
     reranker = Reranker(tuple(w.round(6).tolist()), round(b, 6), tuple(mean.round(6).tolist()),
                         tuple(scale.round(6).tolist()), {})

@@ -63,6 +63,7 @@ from emendo.correctors.entities.inflect import nearest_form
 from emendo.correctors.entities.pednec import FUNCTION_WORDS, builtin_lexicon, builtin_proper_words, tokenize
 from emendo.correctors.entities.phonetic import DEFAULT_WEIGHTS, is_cyrillic, phonetic_keys
 from emendo.correctors.entities.retrieval import DenseIndex, Embedder, FloatArray
+from emendo.correctors.entities.trees import Trees
 from emendo.correctors.entities.types import Entity
 from emendo.errors import ConfigError
 from emendo.records import Correction, Hypothesis
@@ -174,13 +175,16 @@ class Scored:
 
 @dataclass(frozen=True, slots=True)
 class Reranker:
-    """Logistic regression over :data:`FEATURES` (standardised with ``mean``/``scale``)."""
+    """The candidate scorer over :data:`FEATURES`: log-odds ``bias`` + a boosted tree ensemble
+    (``trees``, when given) or else logistic regression (``weights`` over the features
+    standardised with ``mean``/``scale``), + the catalog-size shift, through a sigmoid."""
 
     weights: tuple[float, ...]
     bias: float
     mean: tuple[float, ...]
     scale: tuple[float, ...]
     meta: dict[str, Any]
+    trees: Trees | None = None
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Reranker:
@@ -191,19 +195,23 @@ class Reranker:
         data = json.loads(src.read_text())
         if tuple(data["features"]) != FEATURES:
             raise ConfigError(f"{src}: trained on features {data['features']}, this code has {FEATURES}")
+        trees = Trees.from_dict(data["trees"], len(FEATURES)) if data.get("trees") else None
         return cls(tuple(data["weights"]), float(data["bias"]), tuple(data["mean"]), tuple(data["scale"]),
-                   data.get("meta", {}))
+                   data.get("meta", {}), trees)
 
     def probabilities(self, table: npt.NDArray[np.float64], catalog_size: int | None = None) -> npt.NDArray[np.float64]:
         """:meth:`probability` of every row of a (candidates x features) table."""
         z = self.bias + self.size_shift(catalog_size) + (
-            (table - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.weights)
+            self.trees.raw(table) if self.trees is not None
+            else ((table - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.weights))
         out: npt.NDArray[np.float64] = 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
         return out
 
     def probability(self, features: Sequence[float], catalog_size: int | None = None) -> float:
         """The probability that a candidate (its :data:`FEATURES`) is the entity the span meant,
         in a catalog of ``catalog_size`` entities (None: the size the weights were trained at)."""
+        if self.trees is not None:
+            return float(self.probabilities(np.asarray([features], dtype=np.float64), catalog_size)[0])
         z = self.bias + self.size_shift(catalog_size) + sum(
             w * (x - m) / s for w, x, m, s in zip(self.weights, features, self.mean, self.scale, strict=True))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
