@@ -36,7 +36,7 @@ logistic regression 22.6 / 16.9 / 8.1%, trees 19.8 / 11.9 / 5.9%, although the t
 span's candidates better on held-out dev spans at the 100k training catalog; so the bundled
 scorer stays logistic regression. Its cross-fitted figures are close to the served scorer's
 in-sample ones (22.9 / 15.8 / 8.7%): training on the dev split does not inflate its tuning.
-Run with the ``.venv-train`` interpreter for ``--scorer gbdt``::
+``--scorer gbdt`` needs ``.venv-train/bin/python``. An example command::
 
     nice .venv/bin/python scripts/train_dancer_reranker.py --exclude runs/entities/evalset_text.jsonl \\
         --clean runs/real/speech_train.jsonl --out src/emendo/data/models/dancer/reranker.json
