@@ -35,7 +35,7 @@ $(VENV)-train/.installed: pyproject.toml
 	touch $@
 
 test-train: $(VENV)-train/.installed
-	$(VENV)-train/bin/python -m pytest tests/test_models_train.py tests/test_dlm_export.py tests/test_inputs.py
+	$(VENV)-train/bin/python -m pytest tests/test_models_train.py tests/test_dlm_export.py tests/test_inputs.py tests/test_fastdecode.py tests/test_entities_trees.py
 
 bench: install
 	$(PY) bench/rescore_hyporadise.py
