@@ -118,6 +118,11 @@ def test_data_batches_and_collate(data: dict[str, Path]) -> None:
     assert b["input_ids"].shape == b["attention_mask"].shape
     assert int(b["attention_mask"].sum()) == sum(len(ds[i].input_ids) for i in epoch[0])
     assert (b["labels"] == -100).sum() == b["labels"].numel() - sum(len(ds[i].labels) for i in epoch[0])
+    for r, i in enumerate(epoch[0]):  # each row holds its example's ids, then padding
+        n, m = len(ds[i].input_ids), len(ds[i].labels)
+        assert b["input_ids"][r, :n].tolist() == list(ds[i].input_ids) and not b["input_ids"][r, n:].any()
+        assert b["labels"][r, :m].tolist() == list(ds[i].labels) and (b["labels"][r, m:] == -100).all()
+    assert b["input_ids"].dtype == b["attention_mask"].dtype == b["labels"].dtype
 
 
 def test_shards_encoded_in_parallel_give_the_serial_dataset(data: dict[str, Path], tmp_path: Path) -> None:
