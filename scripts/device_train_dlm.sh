@@ -13,7 +13,7 @@
 set -u
 export PYTHONUNBUFFERED=1
 CARRY=${CARRY:-.dlm-carry}; STEPS=${STEPS:-20000}; EVAL=${EVAL:-2500}; LIMIT=${LIMIT:-420}
-DEVICE=${DEVICE:-cuda}; OUTD=${OUT:-/tmp/out}; WORKERS=${WORKERS:-$(nproc)}; BATCH=${BATCH:-512}
+DEVICE=${DEVICE:-cuda}; OUTD=${OUT:-/tmp/out}; WORKERS=${WORKERS:-$(nproc)}; BATCH=${BATCH:-1024}
 TOKENIZER=${TOKENIZER:-src/emendo/data/models/dlm/tokenizer.json}
 mkdir -p "$OUTD"
 if [ "$DEVICE" = cuda ]; then
