@@ -55,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clean-count", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--reranker", help="DANCER scorer weights to use instead of the bundled ones")
-    ap.add_argument("--out", default="bench/results/entities_russian")
+    ap.add_argument("--asr", help="real recogniser output for these utterances (scripts/russian_entity_asr.py, same "
+                                  "--per-case and --seed): its hypotheses replace the rule-made misspellings")
+    ap.add_argument("--out", help="output stem (default: bench/results/entities_russian, _asr with --asr)")
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
     pipeline = build_pipeline(Settings(correctors="pednec,dancer"))
@@ -66,13 +68,21 @@ def main(argv: list[str] | None = None) -> int:
                                  lexicon=dancer.lexicon)  # type: ignore[attr-defined]
     index = pednec.catalog.index("default")  # type: ignore[attr-defined]
     recs = utterances(russian_names(index, 6 * args.per_case, rng, evaluation=True), rng, args.asr_style)
+    if args.asr:  # every hypothesis from the recogniser (by id; the sentence must be the same)
+        heard = {a["id"]: a for a in map(json.loads, Path(args.asr).read_text(encoding="utf-8").splitlines())}
+        missing = [r["id"] for r in recs if r["id"] not in heard or heard[r["id"]]["text"] != r["text"]]
+        if missing:
+            sys.exit(f"error: {args.asr} lacks {len(missing)} of the {len(recs)} utterances (or has other "
+                     f"sentences for them: use the same --per-case and --seed), e.g. {missing[:3]}")
+        for r in recs:
+            r["hyp"], r["voice"] = heard[r["id"]]["hyp"], heard[r["id"]]["voice"]
     for r in recs:
         r["spans"] = [EntitySpan(r["start"], r["end"], r["surface"], r["entity_id"])]
     clean = clean_russian(args.clean, args.clean_count, rng) if Path(args.clean).is_file() else []
     refs, hyps = [r["text"] for r in recs], [r["hyp"] for r in recs]
     spans = [r["spans"] for r in recs]
     report: dict[str, Any] = {"machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores",
-                              "reranker": args.reranker or "bundled",
+                              "reranker": args.reranker or "bundled", "asr_file": args.asr,
                               "utterances": len(recs), "clean_sentences": len(clean), "seed": args.seed,
                               "asr": entity_scores(refs, hyps, spans).to_dict(), "systems": {}}
     for inflect in (False, True):
@@ -99,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
                 "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
                 "examples": [(h, o) for h, o in zip(hyps, outputs, strict=True) if h != o][:5]}
             print(name, inflect, round(scores.ne_cer, 4), right, flush=True)
-    out = Path(args.out)
+    out = Path(args.out or ("bench/results/entities_russian" + ("_asr" if args.asr else "")))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(report, indent=1, ensure_ascii=False, default=str) + "\n")
     out.with_suffix(".md").write_text(markdown(report))
@@ -109,10 +119,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def markdown(report: dict[str, Any]) -> str:
     asr = report["asr"]
-    lines = ["# Russian entity correction (synthetic by-ear misspellings, six cases)", "",
+    real = bool(report.get("asr_file"))
+    source = ("real TTS -> ASR: RHVoice Russian voices, multilingual Whisper base (scripts/russian_entity_asr.py)"
+              if real else "synthetic by-ear misspellings")
+    lines = [f"# Russian entity correction ({source}, six cases)", "",
              f"Machine: {report['machine']}; {report['utterances']} utterances (seed {report['seed']}), "
              f"{report['clean_sentences']} Russian corpus sentences for harm; built-in catalogs.", "",
-             f"Input (misspelt): NE-CER {asr['ne_cer']:.4f}, names right {asr['recall']:.3f}.", "",
+             f"Input ({'recogniser output' if real else 'misspelt'}): NE-CER {asr['ne_cer']:.4f}, "
+             f"names right {asr['recall']:.3f}.", "",
              "| system | NE-CER | names right | precision | sentences right | NE-CER nomn / gent / datv / accs / ablt "
              "/ loct | words changed: correct sentences / corpus | p50 / p99 ms |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
