@@ -14,7 +14,9 @@ benchmark with ``--asr``: then every error is the recogniser's, not a rule's::
     nice .venv/bin/python scripts/russian_entity_asr.py --per-case 50 --out runs/entities/ru_asr.jsonl
     nice .venv/bin/python bench/entities_russian.py --per-case 50 --asr runs/entities/ru_asr.jsonl
 
-Resumable (ids already in ``--out`` are skipped), with a progress bar.
+``--from`` speaks other sentences (JSONL with ``id`` and ``text``), e.g. the Russian scorer's
+training and tuning utterances (``scripts/train_dancer_reranker_ru.py --dump-utterances`` and
+``--real-asr``). Resumable (ids already in ``--out`` are skipped), with a progress bar.
 """
 
 from __future__ import annotations
@@ -58,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="faster-whisper model folder (multilingual)")
     ap.add_argument("--voices", default=",".join(RUSSIAN_VOICES))
     ap.add_argument("--beam", type=int, default=5)
+    ap.add_argument("--from", dest="source", type=Path,
+                    help="speak these sentences instead (JSONL with id and text, e.g. "
+                         "scripts/train_dancer_reranker_ru.py "
+                         "--dump-utterances)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
     voices = [v for v in args.voices.split(",") if (VOICES_DIR / v).is_dir()]
@@ -68,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     from faster_whisper import WhisperModel
 
     model = WhisperModel(str(args.model), device="cpu", compute_type="int8", cpu_threads=1)
-    recs = records(args.per_case, args.seed)
+    recs = ([json.loads(line) for line in args.source.read_text(encoding="utf-8").splitlines() if line.strip()]
+            if args.source else records(args.per_case, args.seed))
     done = set()
     if args.out.is_file():
         done = {json.loads(line)["id"] for line in args.out.read_text(encoding="utf-8").splitlines() if line.strip()}

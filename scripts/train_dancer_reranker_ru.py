@@ -31,7 +31,7 @@ from train_dancer_reranker import featurise, fit, make_corrector, universe
 
 from emendo.correctors.entities.dancer import FEATURES, DancerCorrector, DancerOptions, Reranker
 from emendo.correctors.entities.embed import SentenceEmbedder
-from emendo.eval.entities import EntitySpan, entity_scores, words_changed
+from emendo.eval.entities import EntitySpan, entity_scores, project, words_changed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="correct sentences' words changed, at most")
     ap.add_argument("--encoder", help="sentence encoder folder (default: the bundled one); serve the scorer with it")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--dump-utterances", help="write the train and dev sentences (id, text) to this JSONL and stop")
+    ap.add_argument("--real-asr", help="JSONL of a recogniser's output for some of them (scripts/russian_entity_asr.py "
+                                       "--from the dump): added to the training rows and the tuning utterances")
+    ap.add_argument("--real-weight", type=int, default=2, help="times each real training utterance is repeated")
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
     embedder = SentenceEmbedder(args.encoder)
@@ -56,10 +60,22 @@ def main(argv: list[str] | None = None) -> int:
     index = corrector.catalog.index("default")
     assert index is not None
     names = russian_names(index, args.utterances + args.dev, rng, evaluation=False)
-    train = utterances(names[:args.utterances], rng, args.asr_style)
-    dev = utterances(names[args.utterances:], rng, args.asr_style)
+    train = [{**r, "id": f"train-{r['id']}"} for r in utterances(names[:args.utterances], rng, args.asr_style)]
+    dev = [{**r, "id": f"dev-{r['id']}"} for r in utterances(names[args.utterances:], rng, args.asr_style)]
+    if args.dump_utterances:  # the sentences to speak for --real-asr (scripts/russian_entity_asr.py --from)
+        with open(args.dump_utterances, "w", encoding="utf-8") as fh:
+            for r in train + dev:
+                fh.write(json.dumps({"id": r["id"], "text": r["text"]}, ensure_ascii=False) + "\n")
+        return 0
     rows = [{"id": r["id"], "hyp": r["hyp"], "entity_id": r["entity_id"], "start": r["hyp_start"],
              "end": r["hyp_end"]} for r in train]
+    if args.real_asr:  # a recogniser's output for some of these sentences: added to training and tuning
+        heard = {a["id"]: a for a in map(json.loads, Path(args.real_asr).read_text(encoding="utf-8").splitlines())}
+        real_train = [real_row(r, heard[r["id"]]["hyp"]) for r in train if r["id"] in heard]
+        real_dev = [{**r, "hyp": heard[r["id"]]["hyp"], "id": "asr-" + r["id"]} for r in dev if r["id"] in heard]
+        rows += [x for x in real_train if x is not None] * args.real_weight
+        dev += real_dev
+        print(f"real ASR: {len(real_train)} training, {len(real_dev)} tuning utterances", file=sys.stderr)
     clean = clean_russian(f"{args.corpus}/train.jsonl.gz", len(rows) // 3, rng)
     X, y, _, _ = featurise(corrector, rows, clean)
     w, b, mean, scale = fit(X, y)
@@ -80,6 +96,15 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
     print(json.dumps({k: v for k, v in report["meta"].items() if k != "threshold_tuning"}, indent=1))
     return 0
+
+
+def real_row(r: dict[str, Any], hyp: str) -> dict[str, Any] | None:
+    """A training row for the recogniser's ``hyp`` of utterance ``r``: the name's span projected onto
+    it (None when nothing of the hypothesis aligns with the name)."""
+    start, end = project(r["text"], hyp, r["start"], r["end"])
+    if end <= start:
+        return None
+    return {"id": "asr-" + r["id"], "hyp": hyp, "entity_id": r["entity_id"], "start": start, "end": end}
 
 
 def tune(scorer: DancerCorrector, dev: list[dict[str, Any]], clean: list[str], args: argparse.Namespace,
