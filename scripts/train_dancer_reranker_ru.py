@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--encoder", help="sentence encoder folder (default: the bundled one); serve the scorer with it")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--dump-utterances", help="write the train and dev sentences (id, text) to this JSONL and stop")
+    ap.add_argument("--dump-limits", default="400,200", help="how many train,dev sentences --dump-utterances writes")
     ap.add_argument("--real-asr", help="JSONL of a recogniser's output for some of them (scripts/russian_entity_asr.py "
                                        "--from the dump): added to the training rows and the tuning utterances")
     ap.add_argument("--real-weight", type=int, default=2, help="times each real training utterance is repeated")
@@ -63,8 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     train = [{**r, "id": f"train-{r['id']}"} for r in utterances(names[:args.utterances], rng, args.asr_style)]
     dev = [{**r, "id": f"dev-{r['id']}"} for r in utterances(names[args.utterances:], rng, args.asr_style)]
     if args.dump_utterances:  # the sentences to speak for --real-asr (scripts/russian_entity_asr.py --from)
+        n_train, n_dev = (int(x) for x in args.dump_limits.split(","))
         with open(args.dump_utterances, "w", encoding="utf-8") as fh:
-            for r in train + dev:
+            for r in train[:n_train] + dev[:n_dev]:
                 fh.write(json.dumps({"id": r["id"], "text": r["text"]}, ensure_ascii=False) + "\n")
         return 0
     rows = [{"id": r["id"], "hyp": r["hyp"], "entity_id": r["entity_id"], "start": r["hyp_start"],
