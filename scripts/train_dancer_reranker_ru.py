@@ -131,7 +131,9 @@ def tune(scorer: DancerCorrector, dev: list[dict[str, Any]], clean: list[str], a
                and v["reference_harm"] <= args.max_reference_harm] or [f"{grid[-1]}/{grid[-1]}"]
     best = min(allowed, key=lambda k: (table[k]["ne_cer"], [-float(x) for x in k.split("/")]))
     threshold, named = (float(x) for x in best.split("/"))
-    return {"rule": f"synthetic Russian dev ({len(dev)} utterances, other names): lowest NE-CER with corpus "
+    real = sum(str(r["id"]).startswith("asr-") for r in dev)
+    return {"rule": f"Russian dev ({len(dev)} utterances about other names, {real} of them a recogniser's output, "
+                    f"the rest synthetic): lowest NE-CER with corpus "
                     f"words changed <= {args.max_harm:.2%} and correct sentences' words <= "
                     f"{args.max_reference_harm:.2%}",
             "threshold": threshold, "named_threshold": named, "input_ne_cer": round(
