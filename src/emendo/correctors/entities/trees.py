@@ -4,7 +4,8 @@ The ensemble is trained offline (``scripts/train_dancer_reranker.py``, scikit-le
 ``HistGradientBoostingClassifier``) and stored in the scorer's JSON as node arrays: serving
 needs numpy only. All trees are walked at once, one level per step, so a table of ~20
 candidates through 300 trees of depth 6 costs a few array operations per level (0.24 ms on
-the 2-core CI machine; a loop over trees took twice that and more), not a Python loop per tree.
+the 2-core CI machine, against 0.51 ms for a first version indexing a 2-D table), not a Python
+loop per tree.
 
 A node's ``feature`` is -1 for a leaf; a leaf's ``left`` and ``right`` point to itself, so
 rows that reach a leaf early stay there while deeper rows go on. A row goes left when its
