@@ -256,6 +256,7 @@ def test_time_limit_fits_the_schedule_into_the_slot(data: dict[str, Path], tmp_p
     assert _fitted_end(0, 10_000, 100.0, 10.0, 2.0, 400) == 940
     assert _fitted_end(0, 500, 100.0, 10.0, 2.0, 400) == 500  # never past the configured steps
     assert _fitted_end(50, 10_000, 0.0, 10.0, 2.0, 400) == 51  # out of time: one more step, then the end
+    assert _fitted_end(50, 10_000, -20.0, 10.0, 2.0, 400) == 51  # past the limit (evaluations ate it): the same
     # a run configured far longer than its time: it ends early, on a finished schedule, with a checkpoint
     run = tmp_path / "timed"
     ckpt = train(_tiny(data, run, steps=100_000, warmup_steps=5, eval_every=150, eval_samples=0), device="cpu",

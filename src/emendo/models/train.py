@@ -209,6 +209,7 @@ def _update_best(run_dir: Path, ckpt: Path) -> None:
 
 def _fitted_end(step: int, cap: int, left_s: float, steps_per_s: float, eval_s: float, eval_every: int) -> int:
     """The last step that ``left_s`` seconds reach at ``steps_per_s``, paying ``eval_s`` per evaluation to come."""
+    left_s = max(0.0, left_s)  # out of time: one more step, then the end
     n = int(left_s * steps_per_s)
     evals = n // max(1, eval_every) + 1  # the periodic ones and the final one
     n = int(max(0.0, left_s - evals * eval_s) * steps_per_s)
