@@ -41,8 +41,9 @@ echo "train exit: ${PIPESTATUS[0]}"
 cp /tmp/dlmrun/log.jsonl "$OUTD/" 2>/dev/null
 ck=$(ls -d /tmp/dlmrun/checkpoints/step-* 2>/dev/null | grep -v '\.tmp$' | tail -1)
 [ -n "$ck" ] || { echo "no checkpoint"; exit 1; }
+ln -sfn "$ck" /tmp/dlm-last-checkpoint
+[ "${PACK:-1}" = 1 ] || { echo "not packing $ck (PACK=0)"; exit 0; }
 echo "packing $ck"
 rm -f /tmp/ckpt.tgz; tar -C "$ck" --exclude trainer_state.pt -czf /tmp/ckpt.tgz .
 split -b 15m /tmp/ckpt.tgz "$OUTD/ckpt.tgz.part-"
-ln -sfn "$ck" /tmp/dlm-last-checkpoint
 ls -la "$OUTD"
