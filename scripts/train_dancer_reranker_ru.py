@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--encoder", help="sentence encoder folder (default: the bundled one); serve the scorer with it")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--dump-utterances", help="write the train and dev sentences (id, text) to this JSONL and stop")
-    ap.add_argument("--dump-limits", default="400,200", help="how many train,dev sentences --dump-utterances writes")
+    ap.add_argument("--dump-limits", default="1200,600", help="how many train,dev sentences --dump-utterances writes")
     ap.add_argument("--real-asr", help="JSONL of a recogniser's output for some of them (scripts/russian_entity_asr.py "
                                        "--from the dump): added to the training rows and the tuning utterances")
     ap.add_argument("--real-weight", type=int, default=2, help="times each real training utterance is repeated")
