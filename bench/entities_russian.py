@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from russian_entity_utterances import clean_russian, russian_names, utterances
+from russian_entity_utterances import clean_russian, russian_names, transcripts, utterances
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from entities_dancer import run
@@ -69,11 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     index = pednec.catalog.index("default")  # type: ignore[attr-defined]
     recs = utterances(russian_names(index, 6 * args.per_case, rng, evaluation=True), rng, args.asr_style)
     if args.asr:  # every hypothesis from the recogniser (by id; the sentence must be the same)
-        heard = {a["id"]: a for a in map(json.loads, Path(args.asr).read_text(encoding="utf-8").splitlines())}
-        missing = [r["id"] for r in recs if r["id"] not in heard or heard[r["id"]]["text"] != r["text"]]
-        if missing:
-            sys.exit(f"error: {args.asr} lacks {len(missing)} of the {len(recs)} utterances (or has other "
-                     f"sentences for them: use the same --per-case and --seed), e.g. {missing[:3]}")
+        heard = transcripts(args.asr, recs, every=True)
         for r in recs:
             r["hyp"], r["voice"] = heard[r["id"]]["hyp"], heard[r["id"]]["voice"]
     for r in recs:

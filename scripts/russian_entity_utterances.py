@@ -148,3 +148,18 @@ def clean_russian(path: str, count: int, rng: random.Random) -> list[str]:
             if 5 <= len(words) <= 25 and not any(w[:1].isupper() for w in words[1:]) and is_cyrillic(text):
                 texts.append(text)
     return rng.sample(texts, min(count, len(texts)))
+
+
+def transcripts(path: str, records: list[dict[str, Any]], *, every: bool) -> dict[str, dict[str, Any]]:
+    """A recogniser's output for ``records`` (``scripts/russian_entity_asr.py``: JSONL of ``id``, ``text``,
+    ``hyp``, ``voice``), by id. An entry whose sentence differs from its record's (another seed or
+    count made it) is an error; so is a record without one when ``every``."""
+    with open(path, encoding="utf-8") as fh:
+        heard = {a["id"]: a for a in (json.loads(line) for line in fh if line.strip())}
+    wrong = [r["id"] for r in records if (r["id"] in heard and heard[r["id"]]["text"] != r["text"])
+             or (every and r["id"] not in heard)]
+    if wrong:
+        raise SystemExit(f"error: {path} lacks {len(wrong)} of the {len(records)} utterances or has other "
+                         f"sentences for them (made with other --per-case, --seed or dump options?), "
+                         f"e.g. {wrong[:3]}")
+    return {r["id"]: heard[r["id"]] for r in records if r["id"] in heard}

@@ -287,13 +287,18 @@ def fit_gbdt(X: np.ndarray, y: np.ndarray, args: argparse.Namespace) -> tuple[Tr
     return Trees.from_sklearn(model)
 
 
+def linear_reranker(X: np.ndarray, y: np.ndarray, meta: dict[str, Any]) -> Reranker:
+    """The logistic regression :func:`fit` on (X, y), as a scorer (values rounded as stored)."""
+    w, b, mean, scale = fit(X, y)
+    return Reranker(tuple(w.round(6).tolist()), round(b, 6), tuple(mean.round(6).tolist()),
+                    tuple(scale.round(6).tolist()), dict(meta))
+
+
 def fit_scorer(X: np.ndarray, y: np.ndarray, args: argparse.Namespace, meta: dict[str, Any]) -> Reranker:
     """The ``--scorer`` fitted on (X, y): logistic regression, or trees (zero linear weights)."""
-    n = X.shape[1]
     if args.scorer == "lr":
-        w, b, mean, scale = fit(X, y)
-        return Reranker(tuple(w.round(6).tolist()), round(b, 6), tuple(mean.round(6).tolist()),
-                        tuple(scale.round(6).tolist()), dict(meta))
+        return linear_reranker(X, y, meta)
+    n = X.shape[1]
     trees, base = fit_gbdt(X, y, args)
     return Reranker((0.0,) * n, base, (0.0,) * n, (1.0,) * n, dict(meta), trees)
 

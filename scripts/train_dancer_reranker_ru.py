@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from russian_entity_utterances import clean_russian, russian_names, utterances
-from train_dancer_reranker import featurise, fit, make_corrector, universe
+from russian_entity_utterances import clean_russian, russian_names, transcripts, utterances
+from train_dancer_reranker import featurise, linear_reranker, make_corrector, universe
 
-from emendo.correctors.entities.dancer import FEATURES, DancerCorrector, DancerOptions, Reranker
+from emendo.correctors.entities.dancer import FEATURES, DancerCorrector, DancerOptions
 from emendo.correctors.entities.embed import SentenceEmbedder
 from emendo.eval.entities import EntitySpan, entity_scores, project, words_changed
 
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = [{"id": r["id"], "hyp": r["hyp"], "entity_id": r["entity_id"], "start": r["hyp_start"],
              "end": r["hyp_end"]} for r in train]
     if args.real_asr:  # a recogniser's output for some of these sentences: added to training and tuning
-        heard = {a["id"]: a for a in map(json.loads, Path(args.real_asr).read_text(encoding="utf-8").splitlines())}
+        heard = transcripts(args.real_asr, train + dev, every=False)
         real_train = [real_row(r, heard[r["id"]]["hyp"]) for r in train if r["id"] in heard]
         real_dev = [{**r, "hyp": heard[r["id"]]["hyp"], "id": "asr-" + r["id"]} for r in dev if r["id"] in heard]
         rows += [x for x in real_train if x is not None] * args.real_weight
@@ -80,9 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"real ASR: {len(real_train)} training, {len(real_dev)} tuning utterances", file=sys.stderr)
     clean = clean_russian(f"{args.corpus}/train.jsonl.gz", len(rows) // 3, rng)
     X, y, _, _ = featurise(corrector, rows, clean)
-    w, b, mean, scale = fit(X, y)
-    reranker = Reranker(tuple(w.round(6).tolist()), round(b, 6), tuple(mean.round(6).tolist()),
-                        tuple(scale.round(6).tolist()), {})
+    reranker = linear_reranker(X, y, {})
     scorer = DancerCorrector(corrector.catalog, embedder, corrector.dense, reranker=reranker, options=options,
                              lexicon=corrector.lexicon)
     tuning = tune(scorer, dev, clean_russian(f"{args.corpus}/dev.jsonl.gz", 300, rng), args)
