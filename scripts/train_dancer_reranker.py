@@ -326,6 +326,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dense-top-distance", type=float, default=DancerOptions().dense_top_distance)
     ap.add_argument("--dense-top-known-distance", type=float, default=DancerOptions().dense_top_known_distance)
     ap.add_argument("--dense-top-word-distance", type=float, default=DancerOptions().dense_top_word_distance)
+    ap.add_argument("--phonetic-limit", type=int, default=DancerOptions().phonetic_limit)
+    ap.add_argument("--doubt-gate", type=float, default=DancerOptions().doubt_gate,
+                    help="DancerOptions.doubt_gate: known words the recogniser gave less confidence are gated")
+    ap.add_argument("--doubt-words", type=int, default=DancerOptions().doubt_words)
     ap.add_argument("--encoder", help="sentence encoder folder (default: the bundled one); serve the scorer with it")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--tune-sizes", default="1000,10000,100000",
@@ -367,7 +371,9 @@ def main(argv: list[str] | None = None) -> int:
                             dense_distance=args.dense_distance, dense_top=args.dense_top,
                             dense_top_distance=args.dense_top_distance,
                             dense_top_known_distance=args.dense_top_known_distance,
-                            dense_top_word_distance=args.dense_top_word_distance)
+                            dense_top_word_distance=args.dense_top_word_distance,
+                            phonetic_limit=args.phonetic_limit, doubt_gate=args.doubt_gate,
+                            doubt_words=args.doubt_words)
     corrector = make_corrector(universe(args.catalog_size), embedder, cache_dir=args.cache, options=options)
     rows, clean_texts = examples(corrector, args, exclude, rng)
     clean: list[Item] = list(clean_texts)

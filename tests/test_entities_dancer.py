@@ -747,3 +747,35 @@ def test_a_span_cutting_through_a_name_is_not_scored() -> None:
     spans = span_texts(entities, "we fly from new york to montreal", {"fly"})
     assert "new york" in spans and "york to" not in spans and "york" not in spans
     assert "to montreal" in spans
+
+
+def test_known_words_the_recogniser_doubts_are_gated_like_unknown_ones() -> None:
+    """'stain' is a word of the lexicon, so by default only dense candidates reach it; with
+    ``doubt_gate`` a confidence below the gate opens it (and its two-word spans, not spans of
+    function words only or of more than ``doubt_words`` words) to phonetic candidates."""
+    from emendo.correctors.entities.dancer import _Doubt
+
+    text = "i was reading about stain and his new book for children"
+    words = text.split()
+    unsure = tuple(0.3 if w in ("stain", "and", "his") else 0.95 for w in words)
+    sure = (0.95,) * len(words)
+    lexicon = LEXICON | {"stain"}
+    catalog = catalog_of(ENTITIES)
+    index = catalog.index("default")
+    assert index is not None
+
+    def gated(options: DancerOptions, confidences: tuple[float, ...] | None) -> set[str]:
+        corrector = DancerCorrector(catalog, BagOfWords(), {}, reranker=reranker(), options=options, lexicon=lexicon)
+        spans = corrector._spans(text, index, _Doubt(text, confidences))[0]
+        return {text[s[2]:s[3]] for s in spans if s[6]}
+
+    on = DancerOptions(dense_top=0, doubt_gate=0.5)
+    assert gated(DancerOptions(dense_top=0), unsure) == set()  # off by default
+    assert gated(on, None) == gated(on, sure) == set()  # plain text, or a sure recogniser
+    # spans of up to two words with a doubted word in them, except those of function words only ("and his")
+    assert gated(on, unsure) == {"stain", "about stain", "stain and", "his new"}
+    # end to end, without the dense path (which reaches a known word that sounds this close anyway)
+    corrector = dancer(dataclasses.replace(on, dense_known_distance=0.0))
+    corrector.lexicon = lexicon
+    assert "Stine" in corrector.correct_text(text, confidences=unsure)[0]
+    assert corrector.correct_text(text, confidences=sure)[0] == corrector.correct_text(text)[0] == text

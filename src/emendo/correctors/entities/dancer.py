@@ -147,6 +147,12 @@ class DancerOptions:
     # scorer learnt and was tuned on ASR errors; on 5,000 BLN600 OCR lines (``htr``) it made 21 worse and
     # none better ("becaine" -> Begūn, "Joseph" -> Józefów): CER +0.2% relative (bench/entities_real_harm.py)
     sources: tuple[str, ...] = ("asr",)
+    # a span of known lower-case words is gated like an unknown word (phonetic candidates, the
+    # ordinary threshold) when the recogniser gave one of its words a confidence below this: Whisper
+    # writes names as common words ("guard the" for Guarda) and is unsure of them (0: off). Only spans
+    # of up to ``doubt_words`` words, not all function words, are gated so
+    doubt_gate: float = 0.0
+    doubt_words: int = 2
     default_catalog: str = "default"
 
     def __post_init__(self) -> None:
@@ -353,7 +359,8 @@ class DancerCorrector:
         if opts.overlap_embedding and (self._known_spans_open() or self._may_gate(text)):
             pending = self._executor().submit(self._retrieve, text, dense)
             time.sleep(0)
-        spans, named = self._spans(text, index)
+        doubt = _Doubt(text, confidences)
+        spans, named = self._spans(text, index, doubt)
         if not any(s[6] for s in spans) and not (self._known_spans_open() and spans):
             return []
         phonetic: dict[tuple[int, int], list[Candidate]] = {}
@@ -371,7 +378,6 @@ class DancerCorrector:
         known_open = bool(nearest) and self._known_spans_open()
         looked = [s for s in spans if s[6] or known_open]
         dense_hits = _DenseForms(nearest, [text[s[2]:s[3]] for s in looked])
-        doubt = _Doubt(text, confidences)
         out: list[Scored] = []
         for number, (first, last, start, end, unknown, capitalised, gated) in enumerate(looked):
             out += self._span_candidates(text, (first, last, start, end, number), (unknown, capitalised, gated),
@@ -407,27 +413,34 @@ class DancerCorrector:
 
     # ------------------------------------------------------------ internals
 
-    def _spans(self, text: str, index: EntityIndex) -> tuple[list[tuple[int, int, int, int, bool, bool, bool]],
-                                                              dict[tuple[str, str], set[tuple[int, int]]]]:
+    def _spans(self, text: str, index: EntityIndex, doubt: _Doubt | None = None
+               ) -> tuple[list[tuple[int, int, int, int, bool, bool, bool]],
+                          dict[tuple[str, str], set[tuple[int, int]]]]:
         """Token spans worth a look: (first, last, start, end, unknown word, capitalised, gated), and
         the names the text contains ((entity id, folded name) -> the token ranges of the longest
-        spans that name it)."""
+        spans that name it); ``doubt``: the recogniser's word confidences (``doubt_gate``)."""
         tokens = tokenize(text)
         named: dict[tuple[str, str], set[tuple[int, int]]] = {}
         unknown_at = [not self._known(t.text) for t in tokens]
         function_at = [not self.options.function_word_spans and t.text.lower() in FUNCTION_WORDS for t in tokens]
         capital_at = [t.text[:1].isupper() and not t.sentence_start for t in tokens]
+        gate = self.options.doubt_gate
+        doubted_at = [gate > 0 and doubt is not None and (d := doubt.of(t.start, t.end)) is not None
+                      and d > 1.0 - gate for t in tokens]
+        is_function = [t.text.lower() in FUNCTION_WORDS for t in tokens]
         out = []
         protected: list[tuple[int, int]] = []
         # names are looked up in spans of up to ``name_words`` words (exact lookups are cheap), candidates
         # only in spans of up to ``max_words``: "new york stock exchange" must shield "stock exchange"
         reach = max(self.options.max_words, self.options.name_words)
         for first in range(len(tokens)):
-            unknown = capitalised = False
+            unknown = capitalised = doubted = False
             for last in range(first, min(first + reach, len(tokens))):
                 if last > first and (tokens[last - 1].trail or tokens[last].lead):
                     break
                 unknown, capitalised = unknown or unknown_at[last], capitalised or capital_at[last]
+                doubted = doubted or doubted_at[last]
+                by_doubt = doubted and last - first < self.options.doubt_words and not all(is_function[first:last + 1])
                 start, end = tokens[first].start, tokens[last].end
                 if len(cached_fold(text[start:end])) < self.options.min_chars:
                     continue
@@ -437,7 +450,7 @@ class DancerCorrector:
                     for entity, surface in owners:
                         named.setdefault((entity.id, cached_fold(surface)), set()).add((first, last))
                 if last - first < self.options.max_words and not all(function_at[first:last + 1]):
-                    out.append((first, last, start, end, unknown, capitalised, unknown or capitalised))
+                    out.append((first, last, start, end, unknown, capitalised, unknown or capitalised or by_doubt))
         # a span that names a catalog entity is a unit: spans inside it, around it or cutting through it
         # are left alone ("new york to montreal": "york to" is not Yorkton, real ATIS output).
         # Only the longest such names count ("baro da" names Baroda, so "baro", naming Baro, is inside
@@ -639,7 +652,7 @@ def _best_other(values: FloatArray, pick: Callable[..., Any], empty: float) -> F
 
 
 _SPAN_EXACT, _IDENTICAL = FEATURES.index("span_exact"), FEATURES.index("identical")
-_WORDS, _GATED = FEATURES.index("words"), FEATURES.index("gated")
+_WORDS, _UNKNOWN, _CAPITALISED = FEATURES.index("words"), FEATURES.index("unknown"), FEATURES.index("capitalised")
 
 
 def bundled_weights(lang: str = "") -> Path:
@@ -654,8 +667,8 @@ def _replaces_a_name(s: Scored) -> bool:
 
 
 def _one_known_word(s: Scored) -> bool:
-    """Whether ``s``'s span is one word the lexicon knows, not capitalised (not gated)."""
-    return s.features[_WORDS] == 1 and not s.features[_GATED]
+    """Whether ``s``'s span is one word the lexicon knows, not capitalised (gated at most by doubt)."""
+    return s.features[_WORDS] == 1 and not s.features[_UNKNOWN] and not s.features[_CAPITALISED]
 
 
 def _named_here(s: Scored, named: dict[tuple[str, str], set[tuple[int, int]]]) -> bool:
@@ -670,6 +683,7 @@ _NUMBER_WORDS = frozenset(_NUMBER_TEXT.split())
 _ROMAN = re.compile(r"[IVXL]+")
 
 
+@lru_cache(maxsize=65_536)  # candidate names repeat across spans and utterances
 def _says_number(text: str) -> bool:
     """Whether text says a number: digits ("1 Kings"), a number word ("the third"), an upper-case Roman
     numeral ("Richard I") or a lower-case one of two letters or more ("louis xiv"; "i" is the pronoun)."""
