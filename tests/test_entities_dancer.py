@@ -769,8 +769,8 @@ def test_known_words_the_recogniser_doubts_are_gated_like_unknown_ones() -> None
         spans = corrector._spans(text, index, _Doubt(text, confidences))[0]
         return {text[s[2]:s[3]] for s in spans if s[6]}
 
-    on = DancerOptions(dense_top=0, doubt_gate=0.5)
-    assert gated(DancerOptions(dense_top=0), unsure) == set()  # off by default
+    on = DancerOptions(dense_top=0)  # doubt_gate 0.5 by default
+    assert gated(DancerOptions(dense_top=0, doubt_gate=0.0), unsure) == set()  # 0: off
     assert gated(on, None) == gated(on, sure) == set()  # plain text, or a sure recogniser
     # spans of up to two words with a doubted word in them, except those of function words only ("and his")
     assert gated(on, unsure) == {"stain", "about stain", "stain and", "his new"}

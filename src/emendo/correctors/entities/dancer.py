@@ -150,8 +150,9 @@ class DancerOptions:
     # a span of known lower-case words is gated like an unknown word (phonetic candidates, the
     # ordinary threshold) when the recogniser gave one of its words a confidence below this: Whisper
     # writes names as common words ("guard the" for Guarda) and is unsure of them (0: off). Only spans
-    # of up to ``doubt_words`` words, not all function words, are gated so
-    doubt_gate: float = 0.0
+    # of up to ``doubt_words`` words, not all function words, are gated so; not Cyrillic ones (the Russian
+    # scorer learnt from recogniser output without confidences)
+    doubt_gate: float = 0.5
     doubt_words: int = 2
     default_catalog: str = "default"
 
@@ -426,7 +427,7 @@ class DancerCorrector:
         capital_at = [t.text[:1].isupper() and not t.sentence_start for t in tokens]
         gate = self.options.doubt_gate
         doubted_at = [gate > 0 and doubt is not None and (d := doubt.of(t.start, t.end)) is not None
-                      and d > 1.0 - gate for t in tokens]
+                      and d > 1.0 - gate and not is_cyrillic(t.text) for t in tokens]
         is_function = [t.text.lower() in FUNCTION_WORDS for t in tokens]
         out = []
         protected: list[tuple[int, int]] = []
