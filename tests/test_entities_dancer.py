@@ -27,6 +27,7 @@ from emendo.correctors.entities.dancer import _says_number as says_number
 from emendo.correctors.entities.embed import SentenceEmbedder, default_model_dir
 from emendo.correctors.entities.retrieval import DenseIndex, catalog_hash, entity_text
 from emendo.correctors.entities.types import Entity
+from emendo.errors import ConfigError
 from emendo.eval.entities import EntitySpan, entity_scores, levenshtein, project, record_spans, words_changed
 from emendo.records import Hypothesis
 
@@ -779,3 +780,6 @@ def test_known_words_the_recogniser_doubts_are_gated_like_unknown_ones() -> None
     corrector.lexicon = lexicon
     assert "Stine" in corrector.correct_text(text, confidences=unsure)[0]
     assert corrector.correct_text(text, confidences=sure)[0] == corrector.correct_text(text)[0] == text
+    for bad in ({"doubt_gate": -0.1}, {"doubt_gate": 1.5}, {"doubt_words": 0}):
+        with pytest.raises(ConfigError):
+            DancerOptions(**bad)  # type: ignore[arg-type]

@@ -33,7 +33,9 @@ name it derives from ("kuwaiti" is not Kuwait), a name with a number needs a spo
 span ("richard" is not Richard I), and no span may cut through a name the text holds ("york to" in
 "new york to montreal" is not Yorkton). Spans in Cyrillic have their own scorer and thresholds
 (``reranker-ru.json``, trained on Russian examples), and a Russian name is written in the case
-form nearest the span (:mod:`~emendo.correctors.entities.inflect`).
+form nearest the span (:mod:`~emendo.correctors.entities.inflect`). When the recogniser gave word
+confidences, a span of one or two known lower-case words one of which it was unsure of (below
+``doubt_gate``) is gated like an unknown word: Whisper writes names as ordinary words and doubts them.
 """
 
 from __future__ import annotations
@@ -164,6 +166,8 @@ class DancerOptions:
                   self.dense_top_known_distance, self.dense_top_word_distance)
         if not all(0 <= x < 1 for x in limits) or self.dense_k < 0 or self.dense_top < 0:
             raise ConfigError("need dense distances in [0, 1), dense_k >= 0 and dense_top >= 0")
+        if not 0 <= self.doubt_gate <= 1 or self.doubt_words < 1:
+            raise ConfigError("need 0 <= doubt_gate <= 1 and doubt_words >= 1")
 
 
 @dataclass(frozen=True, slots=True)
