@@ -51,7 +51,7 @@ import random
 import re
 import sys
 import zlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -210,14 +210,16 @@ def unpack(item: Item) -> tuple[str, list[float] | None]:
     return (item, None) if isinstance(item, str) else item
 
 
-def real_examples(path: Path) -> tuple[list[dict[str, Any]], list[Item]]:
-    """The ``dev`` split of a real TTS->ASR evaluation set: hypotheses with the projected entity span
-    and the recogniser's word confidences (entity-free ones as (text, confidences) when it has them)."""
+def real_examples(path: Path, splits: Collection[str] = ("dev",),
+                  exclude: Collection[str] = ()) -> tuple[list[dict[str, Any]], list[Item]]:
+    """The ``splits`` of a real TTS->ASR evaluation set, without records whose entity group meets
+    ``exclude``: hypotheses with the projected entity span and the recogniser's word confidences
+    (entity-free ones as (text, confidences) when it has them)."""
     rows: list[dict[str, Any]] = []
     clean: list[Item] = []
     for line in path.read_text().splitlines():
         r = json.loads(line)
-        if r["split"] != "dev" or "hyp" not in r:
+        if r["split"] not in splits or "hyp" not in r or any(eid in exclude for eid in r["group"]):
             continue
         if r["kind"] == "clean":
             clean.append((r["hyp"], r["confidences"]) if r.get("confidences") else r["hyp"])
@@ -315,6 +317,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--precision", type=float, default=0.9)
     ap.add_argument("--real", help="real evaluation set: its dev split (disjoint from test) is added")
     ap.add_argument("--real-weight", type=int, default=3, help="times each real dev example is repeated")
+    ap.add_argument("--real-extra", nargs="*", default=[],
+                    help="more real TTS->ASR sets (scripts/make_entity_evalset.py --asr, other seeds), every split: "
+                         "training examples only (not tuning), records naming an --exclude entity dropped")
     ap.add_argument("--keep-share", type=float, default=0.15,
                     help="share of synthetic utterances whose name is kept as it is (correct names)")
     ap.add_argument("--asr-style", type=float, default=0.8, help="share of hypotheses lower-cased, unpunctuated")
@@ -381,6 +386,9 @@ def main(argv: list[str] | None = None) -> int:
         real_rows, real_clean = real_examples(Path(args.real))
         rows += real_rows * args.real_weight
         clean += real_clean * args.real_weight
+    for extra in args.real_extra:
+        extra_rows, _ = real_examples(Path(extra), ("dev", "test"), exclude)
+        rows += extra_rows * args.real_weight
     X, y, g, keys = featurise(corrector, rows, clean)
     if args.dump_features:  # for trying other scorers offline: the table, labels and groups, then stop
         np.savez_compressed(args.dump_features, X=X, y=y, g=g, features=np.asarray(FEATURES))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -783,3 +784,21 @@ def test_known_words_the_recogniser_doubts_are_gated_like_unknown_ones() -> None
     for bad in ({"doubt_gate": -0.1}, {"doubt_gate": 1.5}, {"doubt_words": 0}):
         with pytest.raises(ConfigError):
             DancerOptions(**bad)  # type: ignore[arg-type]
+
+
+def test_extra_real_examples_take_every_split_but_no_excluded_entity(tmp_path: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from train_dancer_reranker import real_examples
+
+    def record(rid: str, split: str, group: list[str]) -> str:
+        return json.dumps({"id": rid, "kind": "confusable", "text": "I met Stein today.", "hyp": "i met stain today",
+                           "group": group, "split": split, "confidences": [0.9, 0.9, 0.3, 0.9],
+                           "spans": [{"start": 6, "end": 11, "entity_id": group[0], "surface": "Stein"}]})
+
+    path = tmp_path / "extra.jsonl"
+    path.write_text("\n".join([record("a", "dev", ["p:1", "p:2"]), record("b", "test", ["p:3"]),
+                               record("c", "test", ["p:4", "p:1"])]) + "\n")
+    assert [r["id"] for r in real_examples(path)[0]] == ["a"]  # the tuning set: its dev split
+    rows, _ = real_examples(path, ("dev", "test"), {"p:2"})
+    assert [r["id"] for r in rows] == ["b", "c"]  # a group member excluded drops the record
+    assert rows[0]["hyp"][rows[0]["start"]:rows[0]["end"]] == "stain"
