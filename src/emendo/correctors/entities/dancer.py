@@ -427,12 +427,12 @@ class DancerCorrector:
         tokens = tokenize(text)
         named: dict[tuple[str, str], set[tuple[int, int]]] = {}
         unknown_at = [not self._known(t.text) for t in tokens]
-        function_at = [not self.options.function_word_spans and t.text.lower() in FUNCTION_WORDS for t in tokens]
+        is_function = [t.text.lower() in FUNCTION_WORDS for t in tokens]
+        function_at = [f and not self.options.function_word_spans for f in is_function]  # spans left out
         capital_at = [t.text[:1].isupper() and not t.sentence_start for t in tokens]
         gate = self.options.doubt_gate
         doubted_at = [gate > 0 and doubt is not None and (d := doubt.of(t.start, t.end)) is not None
                       and d > 1.0 - gate and not is_cyrillic(t.text) for t in tokens]
-        is_function = [t.text.lower() in FUNCTION_WORDS for t in tokens]
         out = []
         protected: list[tuple[int, int]] = []
         # names are looked up in spans of up to ``name_words`` words (exact lookups are cheap), candidates
