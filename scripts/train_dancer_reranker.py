@@ -455,7 +455,9 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
     as the benchmark draws them), among those that change at most ``max_harm`` of the words of
     entity-free sentences and, at every size, at most ``max_off_entity`` of the confusable
     utterances' words outside their entity spans and at most ``max_reference_harm`` of the words of
-    their reference texts (correct names must stay); ties go to the smaller slope, then the higher
+    their reference texts (correct names must stay), both as written and in ASR form (:func:`asr_style`:
+    lower case, no punctuation, as real recognisers write correct names; case alone is no change);
+    ties go to the smaller slope, then the higher
     thresholds. With ``tolerance`` > 0, every allowed value whose mean reduction is within
     ``tolerance`` of the best counts as a tie, and the most conservative of them wins: the highest
     threshold, then the highest named threshold, then the smallest slope (the dev split is small, and
@@ -483,6 +485,7 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
         base_outputs: list[str] = []
         scored_hyps: list[tuple[int, list[Scored]]] = []  # (catalog size, candidates)
         scored_refs: list[tuple[int, list[Scored]]] = []
+        scored_plain: list[tuple[int, list[Scored]]] = []  # the references in ASR form
         first: DancerCorrector | None = None
         for part in parts_for(confusable, size):
             rows = subset(entities, {eid for r in part for eid in r["group"]}, size, seed)
@@ -498,19 +501,23 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
             served = len(corrector.dense["default"])  # the catalog size DANCER scores with
             scored_hyps += [(served, corrector.score_text(r["hyp"], confidences=r.get("confidences"))) for r in part]
             scored_refs += [(served, corrector.score_text(r["text"])) for r in part]
+            scored_plain += [(served, corrector.score_text(asr_style(r["text"]))) for r in part]
         assert first is not None
         scored_free = [(len(first.dense["default"]), first.score_text(x, confidences=confidences.get(x)))
                        for x in entity_free]
         base = entity_scores(refs, base_outputs, spans).ne_cer
+        plain = [asr_style(x) for x in refs]
         for slope in slopes:
             def sized(r: Reranker, slope: float = slope) -> Reranker:
                 return dataclasses.replace(r, meta={**r.meta, "size_slope": slope, "size_reference": reference,
                                                     "size_floor": min(sizes)})
 
             by_fold = {k: sized(r) for k, r in folds.items()} if folds else None
-            hyps_scored, refs_scored, free_scored = (
+            # (a reference in ASR form is scored by its fold's scorer as written)
+            hyps_scored, refs_scored, plain_scored, free_scored = (
                 rescore(sized(reranker), x, texts, by_fold)
-                for x, texts in ((scored_hyps, hyps), (scored_refs, refs), (scored_free, entity_free)))
+                for x, texts in ((scored_hyps, hyps), (scored_refs, refs), (scored_plain, refs),
+                                 (scored_free, entity_free)))
             for t, named in pairs:
                 def decide(texts: list[str], scored: list[list[Scored]], limits: tuple[float, float] = (t, named),
                            corrector: DancerCorrector = first) -> list[str]:
@@ -520,8 +527,9 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
                 got = entity_scores(refs, decide(hyps, hyps_scored), spans, inputs=hyps)
                 gains[key].append((base - got.ne_cer) / base if base else 0.0)
                 off_entity[key].append(got.off_entity_rate or 0.0)
-                changed, total = words_changed(refs, decide(refs, refs_scored))
-                reference_harm[key].append(changed / max(total, 1))
+                as_written = words_changed(refs, decide(refs, refs_scored))
+                as_heard = words_changed(plain, decide(plain, plain_scored))
+                reference_harm[key].append(max(c / max(n, 1) for c, n in (as_written, as_heard)))
                 changed, total = words_changed(entity_free, decide(entity_free, free_scored))
                 harm[key] = (harm[key][0] + changed, harm[key][1] + total)
     allowed = [k for k in keys if harm[k][0] <= max_harm * harm[k][1] and max(off_entity[k]) <= max_off_entity
@@ -552,7 +560,7 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
                     f"within {tolerance:.2%} of it: the most conservative), "
                     f"entity-free words changed <= {max_harm:.2%}, words outside the entity spans of the "
                     f"confusable utterances changed <= {max_off_entity:.2%} and words of their reference "
-                    f"texts changed <= {max_reference_harm:.2%} at every size",
+                    f"texts, as written and in ASR form, changed <= {max_reference_harm:.2%} at every size",
             "size_slope": best[0], "size_reference": reference, "size_floor": min(sizes),
             "threshold": best[1], "named_threshold": best[2], "dev_utterances": len(confusable),
             "entity_free_sentences": len(entity_free), "slopes": per_slope, "grid": table}

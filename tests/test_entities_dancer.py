@@ -21,6 +21,7 @@ from emendo.correctors.entities.dancer import (
     DancerOptions,
     Reranker,
     Scored,
+    _NameSlot,
     description_words,
 )
 from emendo.correctors.entities.dancer import _derived as derived
@@ -28,8 +29,17 @@ from emendo.correctors.entities.dancer import _says_number as says_number
 from emendo.correctors.entities.embed import SentenceEmbedder, default_model_dir
 from emendo.correctors.entities.retrieval import DenseIndex, catalog_hash, entity_text
 from emendo.correctors.entities.types import Entity
+from emendo.correctors.lm_scorer import KenLMScorer
 from emendo.errors import ConfigError
-from emendo.eval.entities import EntitySpan, entity_scores, levenshtein, project, record_spans, words_changed
+from emendo.eval.entities import (
+    EntitySpan,
+    changed_regions,
+    entity_scores,
+    levenshtein,
+    project,
+    record_spans,
+    words_changed,
+)
 from emendo.records import Hypothesis
 
 
@@ -248,6 +258,42 @@ def test_scoring_once_and_deciding_per_threshold_matches_correct_text() -> None:
     assert "Stine" in corrector.apply(text, scored, best)[0]
 
 
+def test_name_slot_says_where_the_language_model_expects_a_name() -> None:
+    model = KenLMScorer().load()
+    slot = _NameSlot(model, "My cousin lives in rainy city of Ukraine.")
+    assert slot.words == ["my", "cousin", "lives", "in", "rainy", "city", "of", "ukraine"]
+    # "lives in london city of ukraine" reads better than "lives in rainy city"; "my london lives" does not
+    assert slot.fit(4, 4) > 1.0 > slot.fit(1, 1) and slot.fit(4, 4) > slot.fit(3, 3) and slot.fit(4, 4) > slot.fit(5, 5)
+    fluent = _NameSlot(model, "have you ever been to clayton it is a city")
+    assert fluent.fit(3, 3) < 0 < fluent.fit(5, 5)  # "been" is what the context wants; "clayton" is a name's place
+    assert min(fluent.fit(i, i) for i in range(10)) >= -6.0 and max(fluent.fit(i, i) for i in range(10)) <= 8.0
+    # the feature reaches the scorer's table; Cyrillic spans (English LM) get 0
+    corrector = dancer()
+    scored = corrector.score_text("I was reading about Stien and his new horror book for children.")
+    feature = FEATURES.index("name_slot")
+    assert scored and all(s.features[feature] != 0.0 for s in scored)
+    assert corrector.lm.loaded
+    # a span that already names a catalog entity is a name: no evidence for a sound-alike in its place
+    named = [s for s in corrector.score_text("we sailed to Marsala port city") if s.first == s.last == 3]
+    assert {s.entity.id for s in named} >= {"c:2"} and {s.features[feature] for s in named} == {0.0}
+
+
+def test_a_scorer_trained_before_later_features_ignores_them(tmp_path: Path) -> None:
+    older = FEATURES[:-1]
+    data = {"features": list(older), "weights": [1.0] * len(older), "bias": 0.5, "mean": [0.0] * len(older),
+            "scale": [2.0] * len(older), "meta": {"threshold": 0.5}}
+    path = tmp_path / "older.json"
+    path.write_text(json.dumps(data))
+    model = Reranker.load(path)
+    assert model.weights == (1.0,) * len(older) + (0.0,) and model.scale[-1] == 1.0
+    row = [0.3] * len(FEATURES)
+    assert model.probability(row) == pytest.approx(model.probability([*row[:-1], 5.0]))
+    for features in (list(FEATURES[1:]), [], [*FEATURES, "extra"]):
+        path.write_text(json.dumps({**data, "features": features}))
+        with pytest.raises(ConfigError, match="trained on features"):
+            Reranker.load(path)
+
+
 @pytest.mark.parametrize("name", ["reranker.json", "reranker-ru.json"])
 def test_bundled_rerankers_match_the_feature_list(name: str) -> None:
     path = Path(str(default_model_dir().parent / "dancer" / name))
@@ -275,6 +321,12 @@ def test_entity_metrics_golden() -> None:
     assert worse.recall == 1.0 and worse.off_entity_words == 2 and worse.off_entity_rate == pytest.approx(2 / 8)
     assert levenshtein("kitten", "sitting") == 3
     assert words_changed(["a b c d"], ["a x c d"]) == (1, 4)
+    # case alone is no change (WER and NE-CER are case-blind): a correctly heard name capitalised
+    assert words_changed(["lives in japan now"], ["lives in Japan now"]) == (0, 4)
+    assert changed_regions("lives in japan now", "lives in Japan now") == []
+    assert changed_regions("lives in japan now", "lives in Japan know") == [(15, 19)]
+    capital = entity_scores([ref], ["I Was reading about Mozart the Austrian composer."], span, inputs=[hyp])
+    assert capital.off_entity_words == 0 and capital.precision == 1.0
     record = {"spans": [{"start": 20, "end": 26, "surface": "Mozart", "entity_id": "p:9"}]}
     assert record_spans(record) == [EntitySpan(20, 26, "Mozart", "p:9")]
 

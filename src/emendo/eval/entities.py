@@ -101,13 +101,14 @@ def _map(ops: Sequence[tuple[str, int, int, int, int]], pos: int, *, left: bool)
 
 
 def changed_regions(before: str, after: str) -> list[tuple[int, int]]:
-    """Character spans of ``after`` covering the words that differ from ``before``."""
-    a, b = before.split(), after.split()
+    """Character spans of ``after`` covering the words that differ from ``before`` (case-blind,
+    like :func:`words_changed`)."""
     offsets, cursor = [], 0
-    for word in b:
+    for word in after.split():
         cursor = after.index(word, cursor)
         offsets.append((cursor, cursor + len(word)))
         cursor += len(word)
+    a, b = [w.casefold() for w in before.split()], [w.casefold() for w in after.split()]
     out = []
     for tag, _i1, _i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if tag in ("replace", "insert") and j2 > j1:
@@ -116,10 +117,14 @@ def changed_regions(before: str, after: str) -> list[tuple[int, int]]:
 
 
 def words_changed(inputs: Sequence[str], outputs: Sequence[str]) -> tuple[int, int]:
-    """(input words replaced or deleted, total input words) over all pairs: the harm measure."""
+    """(input words replaced or deleted, total input words) over all pairs: the harm measure.
+
+    Words are compared case-blind, as WER and NE-CER compare them: a correctly heard name
+    written with its capital ("japan" -> "Japan") changes no word.
+    """
     changed = total = 0
     for before, after in zip(inputs, outputs, strict=True):
-        a, b = before.split(), after.split()
+        a, b = before.casefold().split(), after.casefold().split()
         total += len(a)
         for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
             if tag != "equal":
