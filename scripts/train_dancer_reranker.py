@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gzip
 import json
 import random
 import re
@@ -354,6 +355,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-reference-harm", type=float, default=0.005,
                     help="largest share of the words of the dev confusable utterances' reference texts (their "
                          "names correct) tuned thresholds may change, at every catalog size")
+    ap.add_argument("--rare", help="sentence corpus JSONL(.gz) (scripts/build_corpora.py; use a split the scorer "
+                                   "is not trained on): its correct sentences with words the lexicon does not know, "
+                                   "in ASR form, bound the thresholds (--max-rare-harm)")
+    ap.add_argument("--rare-sources", default="austen,mobydick,kjv,fortunes,devil,games-en,freecol-en",
+                    help="corpus sources with names and rare words in running text")
+    ap.add_argument("--rare-count", type=int, default=800)
+    ap.add_argument("--max-rare-harm", type=float, default=0.001,
+                    help="tuning: at most this share of the --rare sentences' words changed at every size")
     ap.add_argument("--scorer", choices=("lr", "gbdt"), default="lr",
                     help="logistic regression, or gradient-boosted trees (needs scikit-learn, in the train extra; "
                          "2026-11-27: lower cross-fitted dev NE-CER reduction than lr, 19.8/11.9/5.9%% vs "
@@ -414,6 +423,9 @@ def main(argv: list[str] | None = None) -> int:
                                 grid=[float(x) for x in args.tune_grid.split(",")], max_harm=args.max_harm,
                                 seed=args.seed, options=options, max_off_entity=args.max_off_entity,
                                 max_reference_harm=args.max_reference_harm,
+                                rare=rare_sentences(Path(args.rare), args.rare_sources.split(","), corrector,
+                                                    args.rare_count, args.seed) if args.rare else (),
+                                max_rare_harm=args.max_rare_harm,
                                 slopes=[float(x) for x in args.size_slopes.split(",")], tolerance=args.tolerance,
                                 folds=folds)
         threshold, named_threshold = tuning["threshold"], tuning["named_threshold"]
@@ -445,6 +457,7 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
                    entities: list[Entity], embedder: Embedder, matrix: np.ndarray, *, grid: list[float],
                    max_harm: float, seed: int, options: DancerOptions,
                    max_off_entity: float = 1.0, max_reference_harm: float = 1.0,
+                   rare: Sequence[str] = (), max_rare_harm: float = 1.0,
                    slopes: Sequence[float] = (0.0,), tolerance: float = 0.0,
                    folds: dict[int, Reranker] | None = None) -> dict[str, Any]:
     """The catalog-size slope (``slopes``; see :meth:`Reranker.size_shift`: log-odds per tenfold
@@ -456,8 +469,9 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
     entity-free sentences and, at every size, at most ``max_off_entity`` of the confusable
     utterances' words outside their entity spans and at most ``max_reference_harm`` of the words of
     their reference texts (correct names must stay), both as written and in ASR form (:func:`asr_style`:
-    lower case, no punctuation, as real recognisers write correct names; case alone is no change);
-    ties go to the smaller slope, then the higher
+    lower case, no punctuation, as real recognisers write correct names; case alone is no change),
+    and at most ``max_rare_harm`` of the words of ``rare`` (correct text with rare words and names that
+    are not catalog entities, :func:`rare_sentences`); ties go to the smaller slope, then the higher
     thresholds. With ``tolerance`` > 0, every allowed value whose mean reduction is within
     ``tolerance`` of the best counts as a tie, and the most conservative of them wins: the highest
     threshold, then the highest named threshold, then the smallest slope (the dev split is small, and
@@ -477,6 +491,7 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
     harm: dict[tuple[float, float, float], tuple[int, int]] = {k: (0, 0) for k in keys}
     off_entity: dict[tuple[float, float, float], list[float]] = {k: [] for k in keys}
     reference_harm: dict[tuple[float, float, float], list[float]] = {k: [] for k in keys}
+    rare_harm: dict[tuple[float, float, float], list[float]] = {k: [] for k in keys}
     for size in sizes:
         # as the benchmark does: parts of the utterances when their groups do not fit one catalog
         refs: list[str] = []
@@ -505,6 +520,7 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
         assert first is not None
         scored_free = [(len(first.dense["default"]), first.score_text(x, confidences=confidences.get(x)))
                        for x in entity_free]
+        scored_rare = [(len(first.dense["default"]), first.score_text(x)) for x in rare]
         base = entity_scores(refs, base_outputs, spans).ne_cer
         plain = [asr_style(x) for x in refs]
         for slope in slopes:
@@ -514,10 +530,10 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
 
             by_fold = {k: sized(r) for k, r in folds.items()} if folds else None
             # (a reference in ASR form is scored by its fold's scorer as written)
-            hyps_scored, refs_scored, plain_scored, free_scored = (
+            hyps_scored, refs_scored, plain_scored, free_scored, rare_scored = (
                 rescore(sized(reranker), x, texts, by_fold)
                 for x, texts in ((scored_hyps, hyps), (scored_refs, refs), (scored_plain, refs),
-                                 (scored_free, entity_free)))
+                                 (scored_free, entity_free), (scored_rare, list(rare))))
             for t, named in pairs:
                 def decide(texts: list[str], scored: list[list[Scored]], limits: tuple[float, float] = (t, named),
                            corrector: DancerCorrector = first) -> list[str]:
@@ -530,10 +546,12 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
                 as_written = words_changed(refs, decide(refs, refs_scored))
                 as_heard = words_changed(plain, decide(plain, plain_scored))
                 reference_harm[key].append(max(c / max(n, 1) for c, n in (as_written, as_heard)))
+                changed, total = words_changed(list(rare), decide(list(rare), rare_scored))
+                rare_harm[key].append(changed / max(total, 1))
                 changed, total = words_changed(entity_free, decide(entity_free, free_scored))
                 harm[key] = (harm[key][0] + changed, harm[key][1] + total)
     allowed = [k for k in keys if harm[k][0] <= max_harm * harm[k][1] and max(off_entity[k]) <= max_off_entity
-               and max(reference_harm[k]) <= max_reference_harm]
+               and max(reference_harm[k]) <= max_reference_harm and max(rare_harm[k]) <= max_rare_harm]
     allowed = allowed or [(min(slopes), max(grid), max(grid))]
 
     def rank(k: tuple[float, float, float]) -> tuple[float, float, float, float]:
@@ -547,7 +565,8 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
     table = {f"{k[1]}/{k[2]}": {"ne_cer_reduction": [round(g, 4) for g in gains[k]],
                               "harm": round(harm[k][0] / max(harm[k][1], 1), 5),
                               "off_entity": [round(x, 5) for x in off_entity[k]],
-                              "reference_harm": [round(x, 5) for x in reference_harm[k]]}
+                              "reference_harm": [round(x, 5) for x in reference_harm[k]],
+                              "rare_harm": [round(x, 5) for x in rare_harm[k]]}
              for k in keys if k[0] == best[0]}
     per_slope = {}
     for slope in slopes:
@@ -560,10 +579,31 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
                     f"within {tolerance:.2%} of it: the most conservative), "
                     f"entity-free words changed <= {max_harm:.2%}, words outside the entity spans of the "
                     f"confusable utterances changed <= {max_off_entity:.2%} and words of their reference "
-                    f"texts, as written and in ASR form, changed <= {max_reference_harm:.2%} at every size",
+                    f"texts, as written and in ASR form, changed <= {max_reference_harm:.2%} and words of "
+                    f"{len(rare)} correct sentences with rare words changed <= {max_rare_harm:.2%} at every size",
             "size_slope": best[0], "size_reference": reference, "size_floor": min(sizes),
             "threshold": best[1], "named_threshold": best[2], "dev_utterances": len(confusable),
-            "entity_free_sentences": len(entity_free), "slopes": per_slope, "grid": table}
+            "entity_free_sentences": len(entity_free), "rare_sentences": len(rare), "slopes": per_slope, "grid": table}
+
+
+def rare_sentences(path: Path, sources: Sequence[str], corrector: DancerCorrector, count: int,
+                   seed: int) -> list[str]:
+    """Up to ``count`` sentences of a corpus (``scripts/build_corpora.py`` JSONL, optionally gzipped) from
+    ``sources``, in ASR form (:func:`asr_style`), 6-30 words long, holding a word the corrector's lexicon
+    does not know (a rare word or a name, which DANCER looks at): correct text it should leave as it is
+    (real ASR output is full of such names that no catalog holds: "wang", "ethelried")."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    wanted, out = set(sources), []
+    with opener(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            record = json.loads(line)
+            if record.get("source") in wanted:
+                text = asr_style(record["text"])
+                words = text.split()
+                if 6 <= len(words) <= 30 and any(not corrector._known(w) for w in words):
+                    out.append(text)
+    random.Random(seed).shuffle(out)
+    return sorted(out[:count])
 
 
 def rescore(reranker: Reranker, scored: list[tuple[int, list[Scored]]], texts: Sequence[str] | None = None,

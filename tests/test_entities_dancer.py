@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import hashlib
 import json
 import subprocess
@@ -404,6 +405,15 @@ def test_threshold_tuned_on_the_real_dev_split_picks_the_best_allowed_value() ->
     # the reference texts name their entities correctly and stay as they are
     assert grid["0.5/0.5"]["reference_harm"] == [0.0] and tune(0.001, max_reference_harm=0.0)[:2] == (0.5, 0.5)
     assert tune(0.001, max_reference_harm=-1.0)[:2] == (0.9999, 0.9999)
+    # correct text with rare words and names the catalog lacks bounds the thresholds too: "stien" is a
+    # real spelling here, and at 0.5 it becomes Stine
+    rare = ["i was reading about stien and his new book for children"]
+    for bound, expected in ((1.0, 0.5), (0.0, 0.9999)):
+        got = tune_threshold(reranker(), records, ["a clean sentence about nothing"], [4], ENTITIES, embedder, matrix,
+                             grid=[0.5, 0.9999], max_harm=0.001, seed=0, options=DancerOptions(), rare=rare,
+                             max_rare_harm=bound)
+        assert got["threshold"] == expected and got["rare_sentences"] == 1
+    assert got["grid"]["0.5/0.5"]["rare_harm"][0] > 0 == got["grid"]["0.9999/0.9999"]["rare_harm"][0]
     # the catalog-size slope is tuned with the thresholds: trained at 4,000 entities, the four-entity
     # catalog (three tenfolds smaller) lifts the log-odds by 3 x slope, enough to pass 0.9999 at slope 3
     base = reranker()
@@ -433,6 +443,24 @@ def test_the_entities_nearest_to_the_utterance_may_sound_further_off() -> None:
     assert DancerOptions().max_distance < features["distance"] <= 0.5
     assert features["dense_rank"] < np.log1p(DancerOptions().dense_k)  # ranked among the nearest
     assert set(strict) <= set(loose)
+
+
+def test_rare_word_sentences_are_correct_asr_form_text_with_words_the_lexicon_lacks(tmp_path: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from train_dancer_reranker import rare_sentences
+
+    rows = [("kjv", "And Zadok the priest, and Nathan the prophet, anointed him."),  # "zadok": unknown
+            ("kjv", "The cat sat on the mat yesterday."),  # every word known: DANCER would not look
+            ("pydoc", "Call stien with the new book for children."),  # a source not asked for
+            ("austen", "Stien was reading."),  # too short
+            ("austen", "I was reading about Stien, and his new book for children.")]
+    path = tmp_path / "dev.jsonl.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        fh.writelines(json.dumps({"source": src, "text": text}) + "\n" for src, text in rows)
+    got = rare_sentences(path, ["kjv", "austen"], dancer(), 10, seed=0)
+    assert got == ["and zadok the priest and nathan the prophet anointed him",
+                   "i was reading about stien and his new book for children"]
+    assert len(rare_sentences(path, ["kjv", "austen"], dancer(), 1, seed=0)) == 1
 
 
 def test_evaluation_sets_built_with_other_seeds_merge_without_repeating_an_entity() -> None:
