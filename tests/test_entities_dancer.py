@@ -22,7 +22,6 @@ from emendo.correctors.entities.dancer import (
     DancerOptions,
     Reranker,
     Scored,
-    _NameSlot,
     description_words,
 )
 from emendo.correctors.entities.dancer import _derived as derived
@@ -30,7 +29,6 @@ from emendo.correctors.entities.dancer import _says_number as says_number
 from emendo.correctors.entities.embed import SentenceEmbedder, default_model_dir
 from emendo.correctors.entities.retrieval import DenseIndex, catalog_hash, entity_text
 from emendo.correctors.entities.types import Entity
-from emendo.correctors.lm_scorer import KenLMScorer
 from emendo.errors import ConfigError
 from emendo.eval.entities import (
     EntitySpan,
@@ -257,42 +255,6 @@ def test_scoring_once_and_deciding_per_threshold_matches_correct_text() -> None:
     assert corrector.apply(text, scored) == corrector.correct_text(text)
     assert corrector.apply(text, scored, best + 1e-6)[0] == text  # above every candidate: kept
     assert "Stine" in corrector.apply(text, scored, best)[0]
-
-
-def test_name_slot_says_where_the_language_model_expects_a_name() -> None:
-    model = KenLMScorer().load()
-    slot = _NameSlot(model, "My cousin lives in rainy city of Ukraine.")
-    assert slot.words == ["my", "cousin", "lives", "in", "rainy", "city", "of", "ukraine"]
-    # "lives in london city of ukraine" reads better than "lives in rainy city"; "my london lives" does not
-    assert slot.fit(4, 4) > 1.0 > slot.fit(1, 1) and slot.fit(4, 4) > slot.fit(3, 3) and slot.fit(4, 4) > slot.fit(5, 5)
-    fluent = _NameSlot(model, "have you ever been to clayton it is a city")
-    assert fluent.fit(3, 3) < 0 < fluent.fit(5, 5)  # "been" is what the context wants; "clayton" is a name's place
-    assert min(fluent.fit(i, i) for i in range(10)) >= -6.0 and max(fluent.fit(i, i) for i in range(10)) <= 8.0
-    # the feature reaches the scorer's table; Cyrillic spans (English LM) get 0
-    corrector = dancer()
-    scored = corrector.score_text("I was reading about Stien and his new horror book for children.")
-    feature = FEATURES.index("name_slot")
-    assert scored and all(s.features[feature] != 0.0 for s in scored)
-    assert corrector.lm.loaded
-    # a span that already names a catalog entity is a name: no evidence for a sound-alike in its place
-    named = [s for s in corrector.score_text("we sailed to Marsala port city") if s.first == s.last == 3]
-    assert {s.entity.id for s in named} >= {"c:2"} and {s.features[feature] for s in named} == {0.0}
-
-
-def test_a_scorer_trained_before_later_features_ignores_them(tmp_path: Path) -> None:
-    older = FEATURES[:-1]
-    data = {"features": list(older), "weights": [1.0] * len(older), "bias": 0.5, "mean": [0.0] * len(older),
-            "scale": [2.0] * len(older), "meta": {"threshold": 0.5}}
-    path = tmp_path / "older.json"
-    path.write_text(json.dumps(data))
-    model = Reranker.load(path)
-    assert model.weights == (1.0,) * len(older) + (0.0,) and model.scale[-1] == 1.0
-    row = [0.3] * len(FEATURES)
-    assert model.probability(row) == pytest.approx(model.probability([*row[:-1], 5.0]))
-    for features in (list(FEATURES[1:]), [], [*FEATURES, "extra"]):
-        path.write_text(json.dumps({**data, "features": features}))
-        with pytest.raises(ConfigError, match="trained on features"):
-            Reranker.load(path)
 
 
 @pytest.mark.parametrize("name", ["reranker.json", "reranker-ru.json"])

@@ -17,11 +17,7 @@ in ``emendo/data/models/dancer/reranker.json``) turns phonetic distance, the
 utterance/description cosine, the dense rank and their margins over the other candidates into
 a probability; when the hypothesis carries the recogniser's word confidences, the doubt about
 the span's words (1 - their lowest confidence) is a feature too (``low_confidence``, with
-``has_confidence`` telling the scorer whether there were any: plain text has none), and so is
-whether the context expects a name where the span stands (``name_slot``: how much more the
-bundled English word LM, a KenLM 4-gram, likes "london" or "john" in the span's place than the
-words heard; "lives in london city" reads better than "lives in rainy city", "have you ever
-london" worse than "have you ever been"; 0 for a span that names a catalog entity). Its decision
+``has_confidence`` telling the scorer whether there were any: plain text has none). Its decision
 threshold is tuned on the real dev split, together with a catalog-size slope: the larger the
 catalog, the likelier a span sounds like one of its names by chance, so the scorer's log-odds
 move by ``size_slope`` per tenfold fewer entities than it was trained with
@@ -71,20 +67,17 @@ from emendo.correctors.entities.phonetic import DEFAULT_WEIGHTS, is_cyrillic, ph
 from emendo.correctors.entities.retrieval import DenseIndex, Embedder, FloatArray
 from emendo.correctors.entities.trees import Trees
 from emendo.correctors.entities.types import Entity
-from emendo.correctors.lm_scorer import KenLMScorer, normalize_text
 from emendo.errors import ConfigError
 from emendo.records import Correction, Hypothesis
 
 FEATURES = ("distance", "distance_gap", "cosine", "cosine_gap", "cosine_rank0", "dense_hit", "unknown",
             "capitalised", "words", "candidates", "identical", "span_exact", "overlap", "overlap_gap", "gated",
-            "dense_rank", "low_confidence", "has_confidence", "name_slot")
+            "dense_rank", "low_confidence", "has_confidence")
 _WORD = re.compile(r"[^\W\d_]{3,}")
 _WHITESPACE_WORD = re.compile(r"\S+")
 _STOP_WORDS = ("the and for with from that this was were are has have had its his her their who which "
                "one also not but into over under about after before")
 _STOP = frozenset(_STOP_WORDS.split())
-# typical names (a place, a person) the language model puts in a span's place for ``name_slot``
-SLOT_WORDS = ("london", "john")
 log = logging.getLogger(__name__)
 
 
@@ -211,14 +204,11 @@ class Reranker:
         if not src.is_file():
             raise ConfigError(f"{src}: no reranker weights; run scripts/train_dancer_reranker.py")
         data = json.loads(src.read_text())
-        trained = tuple(data["features"])
-        # a scorer trained before later features existed (the first features, in order) ignores them
-        if trained != FEATURES[:len(trained)] or not trained:
+        if tuple(data["features"]) != FEATURES:
             raise ConfigError(f"{src}: trained on features {data['features']}, this code has {FEATURES}")
-        pad = len(FEATURES) - len(trained)
         trees = Trees.from_dict(data["trees"], len(FEATURES)) if data.get("trees") else None
-        return cls(tuple(data["weights"]) + (0.0,) * pad, float(data["bias"]), tuple(data["mean"]) + (0.0,) * pad,
-                   tuple(data["scale"]) + (1.0,) * pad, data.get("meta", {}), trees)
+        return cls(tuple(data["weights"]), float(data["bias"]), tuple(data["mean"]), tuple(data["scale"]),
+                   data.get("meta", {}), trees)
 
     def probabilities(self, table: npt.NDArray[np.float64], catalog_size: int | None = None) -> npt.NDArray[np.float64]:
         """:meth:`probability` of every row of a (candidates x features) table."""
@@ -260,7 +250,7 @@ class DancerCorrector:
     def __init__(self, catalog: Catalog, embedder: Embedder, dense: dict[str, DenseIndex], *,
                  reranker: Reranker | None = None, options: DancerOptions = DancerOptions(),
                  lexicon: Collection[str] | None = None, cyrillic_reranker: Reranker | None = None,
-                 proper_words: Collection[str] | None = None, lm: KenLMScorer | None = None) -> None:
+                 proper_words: Collection[str] | None = None) -> None:
         self.catalog = catalog
         self.embedder = embedder
         self.dense = dense  # catalog name -> dense index over that catalog's entities
@@ -276,7 +266,6 @@ class DancerCorrector:
         self.proper_words: Collection[str] = (builtin_proper_words() if proper_words is None else proper_words) \
             if options.keep_derived_words else frozenset()
         self._idf: dict[str, dict[str, float]] = {}  # catalog name -> description word -> idf
-        self.lm = lm or KenLMScorer()  # the English word LM of the ``name_slot`` feature (loaded on first use)
         self._pool: ThreadPoolExecutor | None = None
         self.threshold, self.named_threshold = self._thresholds(self.reranker)
         self.cyrillic_thresholds = self._thresholds(self.cyrillic_reranker)
@@ -394,13 +383,12 @@ class DancerCorrector:
         known_open = bool(nearest) and self._known_spans_open()
         looked = [s for s in spans if s[6] or known_open]
         dense_hits = _DenseForms(nearest, [text[s[2]:s[3]] for s in looked])
-        slot = _NameSlot(self.lm.load(), text) if looked else None
         out: list[Scored] = []
         for number, (first, last, start, end, unknown, capitalised, gated) in enumerate(looked):
             out += self._span_candidates(text, (first, last, start, end, number), (unknown, capitalised, gated),
                                          phonetic.get((first, last), []), dense, dense_hits, query,
                                          (contexts[first, last], idf, overlaps.get((first, last), {})), len(index),
-                                         doubt.of(start, end), slot)
+                                         doubt.of(start, end))
         if opts.named_once and named:
             out = [s for s in out if _named_here(s, named)]
         return out
@@ -482,8 +470,7 @@ class DancerCorrector:
                          phonetic: list[Candidate], dense: DenseIndex | None,
                          dense_hits: _DenseForms, query: FloatArray,
                          context: tuple[set[str], dict[str, float], dict[str, float]],
-                         catalog_size: int | None = None, doubt: float | None = None,
-                         slot: _NameSlot | None = None) -> list[Scored]:
+                         catalog_size: int | None = None, doubt: float | None = None) -> list[Scored]:
         opts = self.options
         first, last, start, end, number = where  # number: the span's row in dense_hits
         unknown, capitalised, gated = flags
@@ -545,9 +532,6 @@ class DancerCorrector:
         table[:, 14] = float(gated)
         table[:, 15] = [math.log1p(dense_hits.rank.get(eid, opts.dense_k)) for eid in ids]
         table[:, 16:18] = (doubt, 1.0) if doubt is not None else (0.0, 0.0)
-        # a span that names a catalog entity is a name already: that a name fits there says nothing about
-        # which (with it, "pittsburgh" became Pittsburg on real ATIS output)
-        table[:, 18] = slot.fit(first, last) if slot is not None and not cyrillic and not identical.any() else 0.0
         probabilities = (self.cyrillic_reranker if cyrillic else self.reranker).probabilities(table, catalog_size)
         # "kuwaiti" is not taken for Kuwait, yet Kuwait stays among the candidates the others' features
         # compare with (their gaps): the scorer learnt with it there, and without it Arāk became the
@@ -601,34 +585,6 @@ class _Doubt:
             return None
         touched = [c for a, b, c in zip(self.starts, self.ends, self.conf, strict=True) if a < end and start < b]
         return 1.0 - min(touched) if touched else None
-
-
-class _NameSlot:
-    """How much more the English word LM (KenLM, log10) expects a name in a token span's place than
-    the words heard there: the best of :data:`SLOT_WORDS` put in the span's place, less the text
-    as it is. "my cousin lives in rainy city of ukraine": "london" fits where "rainy" stands (+3.0);
-    "have you ever been to clayton": "have you ever london clayton" does not (+0.3); for "the
-    train to ...", "the london to" even less (-1.0). Clipped to [-6, 8]."""
-
-    __slots__ = ("base", "model", "words")
-
-    def __init__(self, model: Any, text: str) -> None:
-        self.model = model
-        self.words = [_lm_words(t.text) for t in tokenize(text)]
-        self.base = float(model.score(" ".join(w for w in self.words if w), bos=True, eos=True))
-
-    def fit(self, first: int, last: int) -> float:
-        left = " ".join(w for w in self.words[:first] if w)
-        right = " ".join(w for w in self.words[last + 1:] if w)
-        best = max(float(self.model.score(f"{left} {word} {right}".strip(), bos=True, eos=True))
-                   for word in SLOT_WORDS)
-        return min(8.0, max(-6.0, best - self.base))
-
-
-@lru_cache(maxsize=50_000)
-def _lm_words(token: str) -> str:
-    """A token in the LM's word form (lower case, digits spelled out; possibly several words or none)."""
-    return normalize_text(token)
 
 
 class _DenseForms:
