@@ -287,9 +287,15 @@ def test_entity_metrics_golden() -> None:
     # case alone is no change (WER and NE-CER are case-blind): a correctly heard name capitalised
     assert words_changed(["lives in japan now"], ["lives in Japan now"]) == (0, 4)
     assert changed_regions("lives in japan now", "lives in Japan now") == []
+    # the threshold tuner's bounds still count case (fold_case=False: the rules its thresholds were checked under)
+    assert words_changed(["lives in japan now"], ["lives in Japan now"], fold_case=False) == (1, 4)
+    assert changed_regions("lives in japan now", "lives in Japan now", fold_case=False) == [(9, 14)]
     assert changed_regions("lives in japan now", "lives in Japan know") == [(15, 19)]
     capital = entity_scores([ref], ["I Was reading about Mozart the Austrian composer."], span, inputs=[hyp])
     assert capital.off_entity_words == 0 and capital.precision == 1.0
+    strict = entity_scores([ref], ["I Was reading about Mozart the Austrian composer."], span, inputs=[hyp],
+                           fold_case=False)
+    assert strict.off_entity_words == 1 and strict.precision == 0.5
     record = {"spans": [{"start": 20, "end": 26, "surface": "Mozart", "entity_id": "p:9"}]}
     assert record_spans(record) == [EntitySpan(20, 26, "Mozart", "p:9")]
 

@@ -100,15 +100,17 @@ def _map(ops: Sequence[tuple[str, int, int, int, int]], pos: int, *, left: bool)
     return ops[-1][4] if ops else 0
 
 
-def changed_regions(before: str, after: str) -> list[tuple[int, int]]:
-    """Character spans of ``after`` covering the words that differ from ``before`` (case-blind,
-    like :func:`words_changed`)."""
+def changed_regions(before: str, after: str, *, fold_case: bool = True) -> list[tuple[int, int]]:
+    """Character spans of ``after`` covering the words that differ from ``before`` (case-blind unless
+    ``fold_case`` is false, like :func:`words_changed`)."""
     offsets, cursor = [], 0
     for word in after.split():
         cursor = after.index(word, cursor)
         offsets.append((cursor, cursor + len(word)))
         cursor += len(word)
-    a, b = [w.casefold() for w in before.split()], [w.casefold() for w in after.split()]
+    a, b = before.split(), after.split()
+    if fold_case:
+        a, b = [w.casefold() for w in a], [w.casefold() for w in b]
     out = []
     for tag, _i1, _i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if tag in ("replace", "insert") and j2 > j1:
@@ -116,15 +118,17 @@ def changed_regions(before: str, after: str) -> list[tuple[int, int]]:
     return out
 
 
-def words_changed(inputs: Sequence[str], outputs: Sequence[str]) -> tuple[int, int]:
+def words_changed(inputs: Sequence[str], outputs: Sequence[str], *, fold_case: bool = True) -> tuple[int, int]:
     """(input words replaced or deleted, total input words) over all pairs: the harm measure.
 
     Words are compared case-blind, as WER and NE-CER compare them: a correctly heard name
-    written with its capital ("japan" -> "Japan") changes no word.
+    written with its capital ("japan" -> "Japan") changes no word (unless ``fold_case`` is false).
     """
     changed = total = 0
     for before, after in zip(inputs, outputs, strict=True):
-        a, b = before.casefold().split(), after.casefold().split()
+        if fold_case:
+            before, after = before.casefold(), after.casefold()
+        a, b = before.split(), after.split()
         total += len(a)
         for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
             if tag != "equal":
@@ -133,8 +137,10 @@ def words_changed(inputs: Sequence[str], outputs: Sequence[str]) -> tuple[int, i
 
 
 def entity_scores(refs: Sequence[str], outputs: Sequence[str], spans: Sequence[Sequence[EntitySpan]],
-                  inputs: Sequence[str] | None = None, preset: str = "hyporadise") -> EntityScores:
-    """Scores of ``outputs`` (with ``inputs``, the text before correction, for precision)."""
+                  inputs: Sequence[str] | None = None, preset: str = "hyporadise", *,
+                  fold_case: bool = True) -> EntityScores:
+    """Scores of ``outputs`` (with ``inputs``, the text before correction, for precision and the
+    off-entity count; a change of case alone is no change unless ``fold_case`` is false)."""
     norm = get_preset(preset).normalize
     recalled = entities = errors = chars = proposals = correct = off = input_words = 0
     for i, (ref, out) in enumerate(zip(refs, outputs, strict=True)):
@@ -152,7 +158,7 @@ def entity_scores(refs: Sequence[str], outputs: Sequence[str], spans: Sequence[S
                 right.append((s, e))
         if inputs is not None:
             input_words += len(inputs[i].split())
-            for s, e in changed_regions(inputs[i], out):
+            for s, e in changed_regions(inputs[i], out, fold_case=fold_case):
                 proposals += 1
                 correct += any(s < re_ and rs < e for rs, re_ in right)
                 if not any(s < ne and ns < e for ns, ne in named):
