@@ -22,6 +22,7 @@ from emendo.correctors.entities.dancer import (
     DancerOptions,
     Reranker,
     Scored,
+    _Doubt,
     description_words,
 )
 from emendo.correctors.entities.dancer import _derived as derived
@@ -319,6 +320,16 @@ def test_overlapped_and_sequential_embedding_give_the_same_corrections() -> None
         b = dancer(DancerOptions(overlap_embedding=False)).correct_text(text)
         assert a[0] == b[0] and [(s.entity.id, s.probability) for s in a[1]] == [
             (s.entity.id, s.probability) for s in b[1]]
+    # with known words closed to dense candidates, only a gating token starts the embedding early: a word
+    # the recogniser doubted (doubt_gate) is one, as _spans gates its span
+    closed = DancerOptions(overlap_embedding=True, dense_known_distance=0.0, dense_top_known_distance=0.0)
+    corrector = dancer(closed)
+    text, unsure, sure = "we drank wine from the port", [0.9, 0.9, 0.9, 0.9, 0.9, 0.2], [0.9] * 6
+    assert not corrector._known_spans_open() and not corrector._may_gate(text)
+    assert corrector._may_gate(text, _Doubt(text, unsure)) and not corrector._may_gate(text, _Doubt(text, sure))
+    assert not dancer(dataclasses.replace(closed, doubt_gate=0.0))._may_gate(text, _Doubt(text, unsure))
+    sequential = dancer(dataclasses.replace(closed, overlap_embedding=False))
+    assert corrector.correct_text(text, confidences=unsure) == sequential.correct_text(text, confidences=unsure)
 
 
 def test_threshold_tuned_on_the_real_dev_split_picks_the_best_allowed_value() -> None:

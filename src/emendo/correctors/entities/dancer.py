@@ -359,12 +359,13 @@ class DancerCorrector:
         # with ``overlap_embedding`` (off by default: slower on a busy 2-core machine, bench notes) the
         # embedding and the dense search (ONNX Runtime and numpy, GIL released) run on a worker thread
         # while this one gates spans and does the phonetic lookups (pure Python); they start as soon
-        # as one token could gate a span (a word the lexicon does not know, or a capitalised one)
+        # as one token could gate a span (a word the lexicon does not know, a capitalised one, or one the
+        # recogniser doubted: ``doubt_gate``)
         pending = None
-        if opts.overlap_embedding and (self._known_spans_open() or self._may_gate(text)):
+        doubt = _Doubt(text, confidences)
+        if opts.overlap_embedding and (self._known_spans_open() or self._may_gate(text, doubt)):
             pending = self._executor().submit(self._retrieve, text, dense)
             time.sleep(0)
-        doubt = _Doubt(text, confidences)
         spans, named = self._spans(text, index, doubt)
         if not any(s[6] for s in spans) and not (self._known_spans_open() and spans):
             return []
@@ -406,8 +407,13 @@ class DancerCorrector:
         return opts.dense_k > 0 and (opts.dense_known_distance > 0 or (
             opts.dense_top > 0 and opts.dense_top_known_distance > 0))
 
-    def _may_gate(self, text: str) -> bool:
-        """Whether some token could gate a span (a cheap early test; :meth:`_spans` decides)."""
+    def _may_gate(self, text: str, doubt: _Doubt | None = None) -> bool:
+        """Whether some token could gate a span (a cheap early test; :meth:`_spans` decides): one the
+        lexicon does not know, a capitalised one, or, with ``doubt``, a word the recogniser gave a
+        confidence below ``doubt_gate``."""
+        gate = self.options.doubt_gate
+        if gate > 0 and doubt is not None and doubt.conf is not None and min(doubt.conf, default=1.0) < gate:
+            return True
         return any(not self._known(t.text) or (t.text[:1].isupper() and not t.sentence_start)
                    for t in tokenize(text))
 
