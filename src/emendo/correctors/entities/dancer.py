@@ -45,6 +45,7 @@ import logging
 import math
 import re
 import time
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -589,7 +590,9 @@ class _Doubt:
     def of(self, start: int, end: int) -> float | None:
         if self.conf is None:
             return None
-        touched = [c for a, b, c in zip(self.starts, self.ends, self.conf, strict=True) if a < end and start < b]
+        # the words are in text order: those touched run from the first ending after ``start`` to the
+        # last starting before ``end`` (two bisections, not a pass over every word per span)
+        touched = self.conf[bisect_right(self.ends, start):bisect_left(self.starts, end)]
         return 1.0 - min(touched) if touched else None
 
 
