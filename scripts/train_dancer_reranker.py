@@ -400,10 +400,11 @@ def main(argv: list[str] | None = None) -> int:
     for extra in args.real_extra:
         extra_rows, _ = real_examples(Path(extra), ("dev", "test"), exclude)
         rows += extra_rows * args.real_weight
-    if args.retune and args.folds > 1:
-        raise SystemExit("--retune tunes one given scorer: no --folds (cross-fitting retrains)")
+    keys: list[str | None] = []
     if args.retune:
-        X, y, g, keys = np.zeros((0, len(FEATURES))), np.zeros(0), np.zeros(0, dtype=int), []
+        if args.folds > 1:
+            raise SystemExit("--retune tunes one given scorer: no --folds (cross-fitting retrains)")
+        X, y, g = np.zeros((0, len(FEATURES))), np.zeros(0), np.zeros(0, dtype=int)
     else:
         X, y, g, keys = featurise(corrector, rows, clean)
     if args.dump_features:  # for trying other scorers offline: the table, labels and groups, then stop
@@ -494,6 +495,7 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
     With ``folds`` (fold -> scorer trained without it; see :func:`fold_of`), each text is scored by the
     scorer of its fold (cross-fitting), not by ``reranker``, which may have been trained on it."""
     records = [r for r in records if r["split"] == "dev" and "hyp" in r]
+    rare = list(rare)
     confusable = [r for r in records if r["kind"] == "confusable"]
     entity_free = sorted({*clean, *(r["text"] for r in records if r["kind"] == "clean"),
                           *(r["hyp"] for r in records if r["kind"] == "clean")})
@@ -515,7 +517,8 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
         base_outputs: list[str] = []
         scored_hyps: list[tuple[int, list[Scored]]] = []  # (catalog size, candidates)
         scored_refs: list[tuple[int, list[Scored]]] = []
-        scored_plain: list[tuple[int, list[Scored]]] = []  # the references in ASR form
+        plain: list[str] = []  # the references in ASR form
+        scored_plain: list[tuple[int, list[Scored]]] = []
         first: DancerCorrector | None = None
         for part in parts_for(confusable, size):
             rows = subset(entities, {eid for r in part for eid in r["group"]}, size, seed)
@@ -531,13 +534,14 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
             served = len(corrector.dense["default"])  # the catalog size DANCER scores with
             scored_hyps += [(served, corrector.score_text(r["hyp"], confidences=r.get("confidences"))) for r in part]
             scored_refs += [(served, corrector.score_text(r["text"])) for r in part]
-            scored_plain += [(served, corrector.score_text(asr_style(r["text"]))) for r in part]
+            in_asr_form = [asr_style(r["text"]) for r in part]
+            plain += in_asr_form
+            scored_plain += [(served, corrector.score_text(x)) for x in in_asr_form]
         assert first is not None
         scored_free = [(len(first.dense["default"]), first.score_text(x, confidences=confidences.get(x)))
                        for x in entity_free]
         scored_rare = [(len(first.dense["default"]), first.score_text(x)) for x in rare]
         base = entity_scores(refs, base_outputs, spans).ne_cer
-        plain = [asr_style(x) for x in refs]
         for slope in slopes:
             def sized(r: Reranker, slope: float = slope) -> Reranker:
                 return dataclasses.replace(r, meta={**r.meta, "size_slope": slope, "size_reference": reference,
@@ -548,7 +552,7 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
             hyps_scored, refs_scored, plain_scored, free_scored, rare_scored = (
                 rescore(sized(reranker), x, texts, by_fold)
                 for x, texts in ((scored_hyps, hyps), (scored_refs, refs), (scored_plain, refs),
-                                 (scored_free, entity_free), (scored_rare, list(rare))))
+                                 (scored_free, entity_free), (scored_rare, rare)))
             for t, named in pairs:
                 def decide(texts: list[str], scored: list[list[Scored]], limits: tuple[float, float] = (t, named),
                            corrector: DancerCorrector = first) -> list[str]:
@@ -564,7 +568,7 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
                 as_written = words_changed(refs, decide(refs, refs_scored), fold_case=False)
                 as_heard = words_changed(plain, decide(plain, plain_scored))  # "reni" -> "Reni" is no harm
                 reference_harm[key].append(max(c / max(n, 1) for c, n in (as_written, as_heard)))
-                changed, total = words_changed(list(rare), decide(list(rare), rare_scored))  # ASR form too
+                changed, total = words_changed(rare, decide(rare, rare_scored))  # ASR form too
                 rare_harm[key].append(changed / max(total, 1))
                 changed, total = words_changed(entity_free, decide(entity_free, free_scored), fold_case=False)
                 harm[key] = (harm[key][0] + changed, harm[key][1] + total)

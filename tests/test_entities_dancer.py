@@ -814,8 +814,6 @@ def test_known_words_the_recogniser_doubts_are_gated_like_unknown_ones() -> None
     """'stain' is a word of the lexicon, so by default only dense candidates reach it; with
     ``doubt_gate`` a confidence below the gate opens it (and its two-word spans, not spans of
     function words only or of more than ``doubt_words`` words) to phonetic candidates."""
-    from emendo.correctors.entities.dancer import _Doubt
-
     text = "i was reading about stain and his new book for children"
     words = text.split()
     unsure = tuple(0.3 if w in ("stain", "and", "his") else 0.95 for w in words)

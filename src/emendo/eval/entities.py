@@ -100,6 +100,15 @@ def _map(ops: Sequence[tuple[str, int, int, int, int]], pos: int, *, left: bool)
     return ops[-1][4] if ops else 0
 
 
+def _word_ops(before: str, after: str, fold_case: bool) -> tuple[int, Sequence[tuple[str, int, int, int, int]]]:
+    """(words of ``before``, the word-level edit opcodes turning ``before`` into ``after``), case-blind
+    when ``fold_case``; the word indexes are those of ``before.split()`` and ``after.split()``."""
+    if fold_case:
+        before, after = before.casefold(), after.casefold()
+    a, b = before.split(), after.split()
+    return len(a), difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+
+
 def changed_regions(before: str, after: str, *, fold_case: bool = True) -> list[tuple[int, int]]:
     """Character spans of ``after`` covering the words that differ from ``before`` (case-blind unless
     ``fold_case`` is false, like :func:`words_changed`)."""
@@ -108,11 +117,8 @@ def changed_regions(before: str, after: str, *, fold_case: bool = True) -> list[
         cursor = after.index(word, cursor)
         offsets.append((cursor, cursor + len(word)))
         cursor += len(word)
-    a, b = before.split(), after.split()
-    if fold_case:
-        a, b = [w.casefold() for w in a], [w.casefold() for w in b]
     out = []
-    for tag, _i1, _i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+    for tag, _i1, _i2, j1, j2 in _word_ops(before, after, fold_case)[1]:
         if tag in ("replace", "insert") and j2 > j1:
             out.append((offsets[j1][0], offsets[j2 - 1][1]))
     return out
@@ -126,11 +132,9 @@ def words_changed(inputs: Sequence[str], outputs: Sequence[str], *, fold_case: b
     """
     changed = total = 0
     for before, after in zip(inputs, outputs, strict=True):
-        if fold_case:
-            before, after = before.casefold(), after.casefold()
-        a, b = before.split(), after.split()
-        total += len(a)
-        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        words, ops = _word_ops(before, after, fold_case)
+        total += words
+        for tag, i1, i2, j1, j2 in ops:
             if tag != "equal":
                 changed += max(i2 - i1, j2 - j1 if tag == "insert" else 0)
     return changed, total
