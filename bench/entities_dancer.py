@@ -49,12 +49,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from make_entity_evalset import clean_sentences
 from train_dancer_reranker import Item, make_corrector, parts_for, subset, universe, unpack
 
+from emendo.correctors.entities import phonemes
 from emendo.correctors.entities.catalog import Catalog
 from emendo.correctors.entities.dancer import DancerCorrector, DancerOptions, Reranker
 from emendo.correctors.entities.embed import SentenceEmbedder
 from emendo.correctors.entities.index import cached_fold, class_key
 from emendo.correctors.entities.pednec import PedNecCorrector
-from emendo.correctors.entities.phonetic import phonetic_keys
+from emendo.correctors.entities.phonetic import is_cyrillic, phonetic_keys
 from emendo.correctors.entities.retrieval import DenseIndex
 from emendo.correctors.entities.types import Entity
 from emendo.eval.entities import entity_scores, project, record_spans, words_changed
@@ -147,8 +148,8 @@ def _reduction(pednec: float, dancer: float) -> dict[str, float]:
 
 
 def forget(corrector: Timed) -> None:
-    """Empty the memoised spellings, phonetic keys and index lookups, then memoise the catalog's
-    names again as building its index did: the memos of a worker that has not seen any utterance."""
+    """Empty the memoised spellings, phonetic keys, pronunciations and index lookups, then memoise the
+    catalog's names again as building its index did: the memos of a worker that has not seen any utterance."""
     for memo in (cached_fold, class_key, phonetic_keys):
         memo.cache_clear()
     index = corrector.catalog.index("default")
@@ -158,6 +159,11 @@ def forget(corrector: Timed) -> None:
         for surface in entity.surface_forms:
             for key in phonetic_keys(cached_fold(surface)):
                 class_key(key)
+    # DANCER pronounces its catalog's names when it builds its per-catalog tables; the utterances'
+    # words are pronounced as they come
+    phonemes.forget()
+    if isinstance(corrector, DancerCorrector) and corrector.reads_pronunciations and index is not None:
+        phonemes.prefetch(s for e in index for s in e.surface_forms if not is_cyrillic(s))
 
 
 def timed(corrector: Timed, texts: list[Item], warm: list[Item],

@@ -522,8 +522,11 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
         first: DancerCorrector | None = None
         for part in parts_for(confusable, size):
             rows = subset(entities, {eid for r in part for eid in r["group"]}, size, seed)
+            # the bounds count what the thresholds change: with the plain-text rules of serving off, the
+            # entity-free and reference texts (plain text) are decided as text with confidences would be
             corrector = make_corrector([entities[i] for i in rows], embedder, matrix[rows], reranker=reranker,
-                                       options=options)
+                                       options=dataclasses.replace(options, strict_plain_text=False,
+                                                                   replace_names_in_plain_text=True))
             first = first or corrector
             pednec = PedNecCorrector(corrector.catalog)
             refs += [r["text"] for r in part]

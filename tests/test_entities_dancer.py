@@ -190,13 +190,20 @@ def test_context_picks_the_right_homophone() -> None:
 
 
 def test_a_homophone_that_is_itself_an_entity_can_be_replaced_and_the_right_one_is_kept() -> None:
-    corrector = dancer()
-    assert corrector.correct_text("We sailed to Marsala, the port city in southern France.")[0].count("Marseille")
-    kept = "We drank wine in Marsala, the town in Sicily famous for fortified wine."
-    assert corrector.correct_text(kept)[0] == kept
-    # replacing a span that names an entity may need more: the named threshold
     text = "We sailed to Marsala, the port city in southern France."
-    assert dancer(DancerOptions(dense_top=0, named_threshold=0.9999)).correct_text(text)[0] == text
+    sure = [0.9] * len(text.split())
+    # plain text gives no sign that a correctly spelled catalog name is wrong: it stays
+    corrector = dancer()
+    assert corrector.correct_text(text)[0] == text
+    # with the recogniser's word confidences it may be replaced (the toy scorer ignores their values)
+    assert corrector.correct_text(text, confidences=sure)[0].count("Marseille")
+    loose = dancer(DancerOptions(dense_top=0, replace_names_in_plain_text=True))
+    assert loose.correct_text(text)[0].count("Marseille")
+    kept = "We drank wine in Marsala, the town in Sicily famous for fortified wine."
+    assert corrector.correct_text(kept, confidences=[0.9] * len(kept.split()))[0] == kept
+    # replacing a span that names an entity may need more: the named threshold
+    strict = dancer(DancerOptions(dense_top=0, named_threshold=0.9999))
+    assert strict.correct_text(text, confidences=sure)[0] == text
     assert dancer(DancerOptions(dense_top=0, named_threshold=0.1)).named_threshold == 0.6  # never below threshold
 
 
@@ -258,15 +265,67 @@ def test_scoring_once_and_deciding_per_threshold_matches_correct_text() -> None:
     assert "Stine" in corrector.apply(text, scored, best)[0]
 
 
-@pytest.mark.parametrize("name", ["reranker.json", "reranker-ru.json"])
+@pytest.mark.parametrize("name", ["reranker.json", "reranker-nophonemes.json", "reranker-ru.json"])
 def test_bundled_rerankers_match_the_feature_list(name: str) -> None:
     path = Path(str(default_model_dir().parent / "dancer" / name))
     if not path.is_file():
         pytest.skip("no trained reranker bundled")
     model = Reranker.load(path)
-    assert len(model.weights) == len(FEATURES) and 0 < model.meta["threshold"] <= model.meta["named_threshold"] <= 1
+    # weights trained before later features were added read the first ones
+    assert FEATURES[:model.feature_count] == tuple(json.loads(path.read_text())["features"])
+    assert len(model.weights) == model.feature_count
+    assert 0 < model.meta["threshold"] <= model.meta["named_threshold"] <= 1
     # trained on the bundled encoder's cosines (a swapped encoder needs retrained scorers)
     assert model.meta["encoder"] == SentenceEmbedder().fingerprint
+
+
+def test_a_scorer_trained_on_the_first_features_reads_only_those(tmp_path: Path) -> None:
+    older = FEATURES[:FEATURES.index("phone")]
+    k = len(older)
+    path = tmp_path / "older.json"
+    data = {"features": list(older), "weights": [0.5] * k, "bias": 0.1, "mean": [0.2] * k, "scale": [2.0] * k,
+            "meta": {"threshold": 0.5}}
+    path.write_text(json.dumps(data))
+    model = Reranker.load(path)
+    assert model.feature_count == k
+    row = np.arange(len(FEATURES), dtype=np.float64) / 10
+    z = 0.1 + sum(0.5 * (x - 0.2) / 2.0 for x in row[:k])
+    expected = 1 / (1 + np.exp(-z))
+    assert model.probability(row.tolist()) == pytest.approx(expected)
+    assert model.probabilities(row[None, :])[0] == pytest.approx(expected)
+    # features in another order (or unknown ones) are refused
+    path.write_text(json.dumps({**data, "features": list(reversed(older))}))
+    with pytest.raises(ConfigError, match="trained on features"):
+        Reranker.load(path)
+
+
+def test_pronunciations_are_read_only_by_a_scorer_trained_with_them() -> None:
+    pytest.importorskip("piper.espeakbridge")
+    text = "I was reading about Stien and his new horror book for children."
+    phone, distance = FEATURES.index("phone"), FEATURES.index("distance")
+    full = dancer().score_text(text)
+    assert full and any(s.features[phone] != s.features[distance] for s in full)
+    older = reranker()
+    k = FEATURES.index("phone")
+    corrector = dancer()
+    corrector.reranker = Reranker(older.weights[:k], 0.0, (0.0,) * k, (1.0,) * k, older.meta)
+    scored = corrector.score_text(text)
+    assert scored and all(s.features[phone] == pytest.approx(s.features[distance]) for s in scored)
+    assert corrector.apply(text, scored)[0] == dancer().correct_text(text)[0]
+
+
+def test_without_espeak_the_scorer_trained_without_pronunciations_is_served(monkeypatch: pytest.MonkeyPatch) -> None:
+    from emendo.correctors.entities import dancer as module
+
+    if not module.bundled_weights().is_file():
+        pytest.skip("no trained reranker bundled")
+    corrector = dancer()  # the toy scorer reads every feature, pronunciations too
+    monkeypatch.setattr(module, "phonemes_available", lambda: False)
+    assert module.bundled_weights().name == "reranker-nophonemes.json"
+    assert module.bundled_weights("ru").name == "reranker-ru.json"
+    assert Reranker.load().feature_count == FEATURES.index("phone")
+    with pytest.raises(ConfigError, match="phonemes"):
+        DancerCorrector(corrector.catalog, corrector.embedder, corrector.dense, reranker=corrector.reranker)
 
 
 def test_entity_metrics_golden() -> None:
@@ -771,8 +830,8 @@ def test_one_known_word_is_replaced_only_at_the_named_threshold() -> None:
     plano = Entity("c:pl", "Plano", description="city in Texas", type="place")
     text = "what type of plane flies to dallas"
 
-    def scored(gated: bool, probability: float) -> Scored:
-        features = {"words": 1.0, "gated": float(gated), "unknown": float(gated)}
+    def scored(gated: bool, probability: float, confidences: bool = True) -> Scored:
+        features = {"words": 1.0, "gated": float(gated), "unknown": float(gated), "has_confidence": float(confidences)}
         return Scored(3, 3, 13, 18, plano, "Plano", tuple(features.get(f, 0.0) for f in FEATURES), probability)
 
     for strict in (True, False):
@@ -783,6 +842,12 @@ def test_one_known_word_is_replaced_only_at_the_named_threshold() -> None:
         assert changed is not strict
         assert corrector.apply(text, [scored(False, 0.75)])[0] == "what type of Plano flies to dallas"
         assert corrector.apply(text, [scored(True, 0.5)])[0] == "what type of Plano flies to dallas"
+        # plain text (no confidences): every replacement needs the named threshold, unless told otherwise
+        assert corrector.apply(text, [scored(True, 0.5, confidences=False)])[0] == text
+        assert corrector.apply(text, [scored(True, 0.75, confidences=False)])[0] != text
+    lenient = DancerCorrector(Catalog(), BagOfWords(), {}, reranker=reranker(), lexicon=LEXICON,
+                              options=DancerOptions(threshold=0.4, named_threshold=0.7, strict_plain_text=False))
+    assert lenient.apply(text, [scored(True, 0.5, confidences=False)])[0] != text
 
 
 def test_a_name_with_a_number_needs_a_number_in_the_span() -> None:

@@ -107,6 +107,27 @@ def test_dancer_factory(catalog_file: Path, tmp_path: Path, monkeypatch: pytest.
     assert not c.changed
 
 
+def test_dancer_serves_the_scorer_the_settings_name(catalog_file: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from emendo.correctors.entities.dancer import FEATURES, Reranker, bundled_weights
+
+    if not bundled_weights().is_file() or not bundled_weights("ru").is_file():
+        pytest.skip("no trained scorers bundled")
+    monkeypatch.setenv("EMENDO_CACHE_DIR", str(tmp_path / "cache"))
+    mine = tmp_path / "scorer.json"
+    n = len(FEATURES)
+    mine.write_text(json.dumps({"features": list(FEATURES), "weights": [0.0] * n, "bias": -1.0, "mean": [0.0] * n,
+                                "scale": [1.0] * n, "meta": {"threshold": 0.9, "named_threshold": 0.95}}))
+    s = settings(catalog_file, correctors="dancer", data_dir=str(tmp_path / "data"), dancer_scorer=str(mine))
+    (dancer,) = build_pipeline(s).correctors
+    assert (dancer.threshold, dancer.named_threshold) == (0.9, 0.95)  # type: ignore[attr-defined]
+    assert dancer.reranker.bias == -1.0  # type: ignore[attr-defined]
+    # Cyrillic spans keep the bundled Russian scorer
+    assert dancer.cyrillic_reranker == Reranker.load(bundled_weights("ru"))  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match="no reranker weights"):
+        build_pipeline(settings(catalog_file, correctors="dancer", dancer_scorer=str(tmp_path / "none.json")))
+
+
 def test_live_dense_index_skips_deleted_entities() -> None:
     catalog = Catalog()
     entities = [Entity(f"e:{i}", f"Name{i}") for i in range(4)]

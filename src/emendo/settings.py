@@ -37,6 +37,9 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
                         "empty: the built-in catalogs"),
     "entity_default_catalog": ("EMENDO_ENTITY_DEFAULT_CATALOG",
                                "catalog used for records without an `entities` field (or naming an unknown one)"),
+    "dancer_scorer": ("EMENDO_DANCER_SCORER",
+                      "DANCER scorer weights (`scripts/train_dancer_reranker.py --out`) for English and other "
+                      "Latin-script spans; empty: the bundled scorer"),
     "entity_topic": ("EMENDO_ENTITY_TOPIC",
                      "compacted topic of catalog updates (key `<catalog>/<id>`; value: entity JSON, or a "
                      "tombstone to delete) that workers follow"),
@@ -67,6 +70,7 @@ class Settings:
     dlm_model: str = ""
     entity_catalogs: str = ""
     entity_default_catalog: str = "default"
+    dancer_scorer: str = ""
     entity_topic: str = "emendo.entities"
     max_text_chars: int = 20_000
     web_host: str = "127.0.0.1"

@@ -46,7 +46,7 @@ def _pednec(settings: Settings) -> Corrector:
 
 
 def _dancer(settings: Settings) -> Corrector:
-    from emendo.correctors.entities.dancer import DancerCorrector, DancerOptions
+    from emendo.correctors.entities.dancer import DancerCorrector, DancerOptions, Reranker, bundled_weights
     from emendo.correctors.entities.embed import SentenceEmbedder
     from emendo.correctors.entities.live import LiveDenseIndex
     from emendo.correctors.entities.retrieval import DenseIndex
@@ -60,7 +60,12 @@ def _dancer(settings: Settings) -> Corrector:
                                        progress=True)
         dense[name] = LiveDenseIndex(catalog, name, entities, matrix, embedder=embedder)
     options = DancerOptions(default_catalog=settings.entity_default_catalog)
-    dancer: Corrector = DancerCorrector(catalog, embedder, dense, options=options)
+    # a scorer of one's own serves the Latin-script spans; Cyrillic ones keep the bundled Russian scorer
+    reranker = Reranker.load(settings.dancer_scorer) if settings.dancer_scorer else None
+    ru = bundled_weights("ru")
+    cyrillic = Reranker.load(ru) if reranker is not None and ru.is_file() else None
+    dancer: Corrector = DancerCorrector(catalog, embedder, dense, options=options, reranker=reranker,
+                                        cyrillic_reranker=cyrillic)
     return dancer
 
 

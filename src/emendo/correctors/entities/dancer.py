@@ -64,6 +64,9 @@ from emendo.correctors.entities.catalog import Catalog
 from emendo.correctors.entities.index import Candidate, EntityIndex, bounded_distance, cached_fold, class_key
 from emendo.correctors.entities.inflect import nearest_form
 from emendo.correctors.entities.pednec import FUNCTION_WORDS, builtin_lexicon, builtin_proper_words, tokenize
+from emendo.correctors.entities.phonemes import available as phonemes_available
+from emendo.correctors.entities.phonemes import distances as phoneme_distances
+from emendo.correctors.entities.phonemes import prefetch as prefetch_phonemes
 from emendo.correctors.entities.phonetic import DEFAULT_WEIGHTS, is_cyrillic, phonetic_keys
 from emendo.correctors.entities.retrieval import DenseIndex, Embedder, FloatArray
 from emendo.correctors.entities.trees import Trees
@@ -73,7 +76,7 @@ from emendo.records import Correction, Hypothesis
 
 FEATURES = ("distance", "distance_gap", "cosine", "cosine_gap", "cosine_rank0", "dense_hit", "unknown",
             "capitalised", "words", "candidates", "identical", "span_exact", "overlap", "overlap_gap", "gated",
-            "dense_rank", "low_confidence", "has_confidence")
+            "dense_rank", "low_confidence", "has_confidence", "phone", "phone_gap")
 _WORD = re.compile(r"[^\W\d_]{3,}")
 _WHITESPACE_WORD = re.compile(r"\S+")
 _STOP_WORDS = ("the and for with from that this was were are has have had its his her their who which "
@@ -157,6 +160,14 @@ class DancerOptions:
     # scorer learnt from recogniser output without confidences)
     doubt_gate: float = 0.5
     doubt_words: int = 2
+    # plain text (no word confidences) gives no sign that a correctly spelled catalog name is wrong:
+    # such a span is not replaced by another entity ("pittsburgh" -> Pittsburg, "iraq" -> Arāk on real
+    # ATIS and WSJ output, where nothing else changed). With confidences, one may be at
+    # ``named_threshold``. Not for Cyrillic spans: the Russian scorer was trained and tuned on plain text
+    replace_names_in_plain_text: bool = False
+    # the thresholds are tuned on recogniser output with its word confidences; in plain text every
+    # replacement needs ``named_threshold`` (real HyPoradise output, which has none, README "Robustness")
+    strict_plain_text: bool = True
     default_catalog: str = "default"
 
     def __post_init__(self) -> None:
@@ -205,14 +216,17 @@ class Reranker:
         if not src.is_file():
             raise ConfigError(f"{src}: no reranker weights; run scripts/train_dancer_reranker.py")
         data = json.loads(src.read_text())
-        if tuple(data["features"]) != FEATURES:
+        # weights trained before later features were added read the first features only
+        trained = tuple(data["features"])
+        if not trained or FEATURES[:len(trained)] != trained:
             raise ConfigError(f"{src}: trained on features {data['features']}, this code has {FEATURES}")
-        trees = Trees.from_dict(data["trees"], len(FEATURES)) if data.get("trees") else None
+        trees = Trees.from_dict(data["trees"], len(trained)) if data.get("trees") else None
         return cls(tuple(data["weights"]), float(data["bias"]), tuple(data["mean"]), tuple(data["scale"]),
                    data.get("meta", {}), trees)
 
     def probabilities(self, table: npt.NDArray[np.float64], catalog_size: int | None = None) -> npt.NDArray[np.float64]:
         """:meth:`probability` of every row of a (candidates x features) table."""
+        table = table[:, :self.feature_count]
         z = self.bias + self.size_shift(catalog_size) + (
             self.trees.raw(table) if self.trees is not None
             else ((table - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.weights))
@@ -225,8 +239,14 @@ class Reranker:
         if self.trees is not None:
             return float(self.probabilities(np.asarray([features], dtype=np.float64), catalog_size)[0])
         z = self.bias + self.size_shift(catalog_size) + sum(
-            w * (x - m) / s for w, x, m, s in zip(self.weights, features, self.mean, self.scale, strict=True))
+            w * (x - m) / s for w, x, m, s in zip(self.weights, features[:self.feature_count], self.mean, self.scale,
+                                                  strict=True))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    @property
+    def feature_count(self) -> int:
+        """How many of :data:`FEATURES` (the first ones) the scorer reads."""
+        return len(self.mean)
 
     def size_shift(self, catalog_size: int | None) -> float:
         """Log-odds added for a catalog of ``catalog_size`` entities: ``meta.size_slope`` per tenfold
@@ -262,6 +282,8 @@ class DancerCorrector:
             cyrillic_reranker = Reranker.load(bundled_ru) if reranker is None and bundled_ru.is_file() else reranker
         self.reranker = reranker or Reranker.load()
         self.cyrillic_reranker = cyrillic_reranker or self.reranker
+        if self.reads_pronunciations and not phonemes_available():
+            raise ConfigError("this DANCER scorer reads pronunciations: pip install 'emendo[phonemes]' (espeak-ng)")
         self.options = options
         self.lexicon = builtin_lexicon() if lexicon is None else lexicon
         self.proper_words: Collection[str] = (builtin_proper_words() if proper_words is None else proper_words) \
@@ -323,11 +345,16 @@ class DancerCorrector:
         :attr:`named_threshold`), overlapping spans resolved by probability; returns the text and
         the replacements made (in text order)."""
         def passes(s: Scored) -> bool:
-            default = self.cyrillic_thresholds if is_cyrillic(text[s.start:s.end]) else (
-                self.threshold, self.named_threshold)
+            cyrillic = is_cyrillic(text[s.start:s.end])
+            default = self.cyrillic_thresholds if cyrillic else (self.threshold, self.named_threshold)
             limit = default[0] if threshold is None else threshold
             named = max(limit, default[1] if named_threshold is None else named_threshold)
-            strict = _replaces_a_name(s) or (self.options.strict_known_words and _one_known_word(s))
+            named_span = _replaces_a_name(s)
+            plain = not s.features[_HAS_CONFIDENCE] and not cyrillic
+            if named_span and plain and not self.options.replace_names_in_plain_text:
+                return False
+            strict = named_span or (self.options.strict_known_words and _one_known_word(s)) or (
+                plain and self.options.strict_plain_text)
             return s.probability >= (named if strict else limit)
 
         passed = [s for s in scored if passes(s)]
@@ -348,7 +375,14 @@ class DancerCorrector:
             df = Counter(w for e in entities for w in description_words(e.description))
             n = max(len(entities), 1)
             table = self._idf[catalog] = {w: math.log(n / c) for w, c in df.items()}
+            if self.reads_pronunciations:  # the names' words, once (~2 s for 100k entities)
+                prefetch_phonemes(s for e in entities for s in e.surface_forms if not is_cyrillic(s))
         return table
+
+    @property
+    def reads_pronunciations(self) -> bool:
+        """Whether the (Latin-script) scorer reads the ``phone`` features (espeak-ng pronunciations)."""
+        return self.reranker.feature_count > _PHONE
 
     def score_spans(self, text: str, index: EntityIndex, dense: DenseIndex | None,
                     idf: dict[str, float] | None = None,
@@ -385,6 +419,8 @@ class DancerCorrector:
         known_open = bool(nearest) and self._known_spans_open()
         looked = [s for s in spans if s[6] or known_open]
         dense_hits = _DenseForms(nearest, [text[s[2]:s[3]] for s in looked])
+        if looked and self.reads_pronunciations:  # the utterance's words in one espeak-ng call
+            prefetch_phonemes([text])
         out: list[Scored] = []
         for number, (first, last, start, end, unknown, capitalised, gated) in enumerate(looked):
             out += self._span_candidates(text, (first, last, start, end, number), (unknown, capitalised, gated),
@@ -539,7 +575,14 @@ class DancerCorrector:
         table[:, 14] = float(gated)
         table[:, 15] = [math.log1p(dense_hits.rank.get(eid, opts.dense_k)) for eid in ids]
         table[:, 16:18] = (doubt, 1.0) if doubt is not None else (0.0, 0.0)
-        probabilities = (self.cyrillic_reranker if cyrillic else self.reranker).probabilities(table, catalog_size)
+        reranker = self.cyrillic_reranker if cyrillic else self.reranker
+        # pronunciations cost ~0.1 ms a span: only for a scorer that reads them, and not for Cyrillic
+        # (espeak's English rules do not read it); otherwise the Metaphone/spelling distance stands in
+        phone = dist if cyrillic or not self.reads_pronunciations else np.asarray(
+            phoneme_distances(span, [found[i][1] for i in ids]), dtype=np.float32)
+        table[:, _PHONE] = phone
+        table[:, _PHONE + 1] = phone - _best_other(phone, np.min, 1.0)
+        probabilities = reranker.probabilities(table, catalog_size)
         # "kuwaiti" is not taken for Kuwait, yet Kuwait stays among the candidates the others' features
         # compare with (their gaps): the scorer learnt with it there, and without it Arāk became the
         # closest candidate of "iraqi" (real WSJ output). A word that names a catalog entity ("Marsala" the
@@ -666,13 +709,25 @@ def _best_other(values: FloatArray, pick: Callable[..., Any], empty: float) -> F
 
 
 _SPAN_EXACT, _IDENTICAL = FEATURES.index("span_exact"), FEATURES.index("identical")
+_HAS_CONFIDENCE, _PHONE = FEATURES.index("has_confidence"), FEATURES.index("phone")
 _WORDS, _UNKNOWN, _CAPITALISED = FEATURES.index("words"), FEATURES.index("unknown"), FEATURES.index("capitalised")
 
 
 def bundled_weights(lang: str = "") -> Path:
-    """The bundled scorer's file: ``reranker.json``, or ``reranker-<lang>.json`` (``ru``: Cyrillic spans)."""
+    """The bundled scorer's file: ``reranker-<lang>.json`` (``ru``: Cyrillic spans), else ``reranker.json``,
+    which reads espeak-ng pronunciations, or, where espeak-ng is not installed (``piper-tts``, GPL-3.0:
+    the ``phonemes`` extra), ``reranker-nophonemes.json``, trained without them."""
+    if not lang and not phonemes_available():
+        _warn_once("espeak-ng (piper-tts) is not installed: DANCER uses its scorer without pronunciations; "
+                   "pip install 'emendo[phonemes]' for the better one")
+        lang = "nophonemes"
     name = f"reranker-{lang}.json" if lang else "reranker.json"
     return Path(str(resources.files("emendo").joinpath(f"data/models/dancer/{name}")))
+
+
+@lru_cache(maxsize=8)
+def _warn_once(message: str) -> None:
+    log.warning(message)
 
 
 def _replaces_a_name(s: Scored) -> bool:
