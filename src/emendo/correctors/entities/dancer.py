@@ -67,6 +67,8 @@ from emendo.correctors.entities.pednec import FUNCTION_WORDS, builtin_lexicon, b
 from emendo.correctors.entities.phonemes import available as phonemes_available
 from emendo.correctors.entities.phonemes import distances as phoneme_distances
 from emendo.correctors.entities.phonemes import prefetch as prefetch_phonemes
+from emendo.correctors.entities.phonemes import prefetch_words
+from emendo.correctors.entities.phonemes import words as words_of
 from emendo.correctors.entities.phonetic import DEFAULT_WEIGHTS, is_cyrillic, phonetic_keys
 from emendo.correctors.entities.retrieval import DenseIndex, Embedder, FloatArray
 from emendo.correctors.entities.trees import Trees
@@ -420,7 +422,7 @@ class DancerCorrector:
         looked = [s for s in spans if s[6] or known_open]
         dense_hits = _DenseForms(nearest, [text[s[2]:s[3]] for s in looked])
         if looked and self.reads_pronunciations:  # the utterance's words in one espeak-ng call
-            prefetch_phonemes([text])
+            prefetch_words(words_of(text))
         out: list[Scored] = []
         for number, (first, last, start, end, unknown, capitalised, gated) in enumerate(looked):
             out += self._span_candidates(text, (first, last, start, end, number), (unknown, capitalised, gated),

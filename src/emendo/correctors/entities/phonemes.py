@@ -89,15 +89,31 @@ def _strip(phones: str) -> str:
 
 
 _cached: dict[str, str] = {}  # word -> phonemes
+_texts: dict[str, tuple[str, str]] = {}  # text -> (phonemes, reduced phonemes)
 _LIMIT = 500_000
 
 
 def prefetch(texts: Iterable[str]) -> None:
-    """Pronounce the words of many texts in one espeak-ng call per 256 new words (~20 us a word
-    instead of ~120 for a call of its own) into the cache."""
-    todo = list(dict.fromkeys(w for t in texts for w in words(t) if w not in _cached))
+    """Pronounce many texts, their new words in one espeak-ng call per 256 (~20 us a word instead
+    of ~120 for a call of its own), into the caches."""
+    new = [t for t in dict.fromkeys(texts) if t not in _texts]
+    if not new:
+        return
+    if len(_texts) + len(new) > _LIMIT:
+        forget()
+    split = {t: words(t) for t in new}
+    prefetch_words(w for found in split.values() for w in found)
+    for t, found in split.items():
+        phones = "".join(_cached[w] for w in found)
+        _texts[t] = phones, reduce(phones)
+
+
+def prefetch_words(found: Iterable[str]) -> None:
+    """Pronounce words (:func:`words`' output) not in the cache yet, 256 to an espeak-ng call."""
+    todo = list(dict.fromkeys(w for w in found if w not in _cached))
     if len(_cached) + len(todo) > _LIMIT:
         _cached.clear()
+        _texts.clear()
     for chunk in (todo[i:i + 256] for i in range(0, len(todo), 256)):
         out = _ESPEAK.clauses(", ".join(chunk))
         if len(out) != len(chunk):  # a word espeak split or joined: one call each
@@ -107,16 +123,23 @@ def prefetch(texts: Iterable[str]) -> None:
 
 
 def forget() -> None:
-    """Empty the cache (benchmarks: a worker that has not pronounced anything yet)."""
+    """Empty the caches (benchmarks: a worker that has not pronounced anything yet)."""
     _cached.clear()
+    _texts.clear()
+
+
+def pronounce(text: str) -> tuple[str, str]:
+    """:func:`phonemes` of ``text`` and their :func:`reduce`-d form (cached)."""
+    hit = _texts.get(text)
+    if hit is None:
+        prefetch([text])
+        hit = _texts[text]
+    return hit
 
 
 def phonemes(text: str) -> str:
     """The phonemes of ``text``'s words, without stress, length marks or word breaks ("" for no letters)."""
-    found = words(text)
-    if any(w not in _cached for w in found):
-        prefetch([text])
-    return "".join(_cached.get(w, "") for w in found)
+    return pronounce(text)[0]
 
 
 def reduce(phones: str) -> str:
@@ -127,15 +150,21 @@ def reduce(phones: str) -> str:
 def phoneme_distance(a: str, b: str) -> float:
     """Distance between two phoneme strings, 0 (same) .. 1: the mean of the normalised
     Levenshtein distances of the strings and of their :func:`reduce`-d forms."""
-    if a == b:
+    return _distance((a, reduce(a)), (b, reduce(b)))
+
+
+def _distance(a: tuple[str, str], b: tuple[str, str]) -> float:
+    if a[0] == b[0]:
         return 0.0
-    if not a or not b:
+    if not a[0] or not b[0]:
         return 1.0
-    return 0.5 * (Levenshtein.normalized_distance(a, b) + Levenshtein.normalized_distance(reduce(a), reduce(b)))
+    return 0.5 * (Levenshtein.normalized_distance(a[0], b[0]) + Levenshtein.normalized_distance(a[1], b[1]))
 
 
 def distances(span: str, surfaces: Sequence[str]) -> list[float]:
     """:func:`phoneme_distance` from the span's pronunciation to each surface form's."""
-    prefetch([span, *surfaces])
-    heard = phonemes(span)
-    return [phoneme_distance(heard, phonemes(s)) for s in surfaces]
+    missing = [t for t in (span, *surfaces) if t not in _texts]
+    if missing:
+        prefetch(missing)
+    heard = _texts[span]
+    return [_distance(heard, _texts[s]) for s in surfaces]
