@@ -38,3 +38,14 @@ def test_batched_pronunciations_match_one_call_per_word() -> None:
     assert ph._cached == alone  # one call for all of them, the same phonemes
     assert ph.phonemes("Nizhny Novgorod") == alone["Nizhny"] + alone["Novgorod"]
     assert ph.phonemes("1806") == ""
+
+
+def test_a_full_cache_starts_again_without_losing_what_was_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ph, "_LIMIT", 6)
+    ph.forget()
+    ph.prefetch(["Kakuda", "Takada", "Reni"])
+    before = ph.distances("pākudah", ["Kakuda", "Takada"])
+    # more new words than fit: the caches are emptied and refilled with this call's texts
+    got = ph.distances("bador", ["Bhadaur", "Badr", "Verl", "Buer", "Houba"])
+    assert len(got) == 5 and got[0] == 0.0 and len(ph._cached) <= 6 + 6
+    assert ph.distances("pākudah", ["Kakuda", "Takada"]) == before

@@ -96,11 +96,13 @@ _LIMIT = 500_000
 def prefetch(texts: Iterable[str]) -> None:
     """Pronounce many texts, their new words in one espeak-ng call per 256 (~20 us a word instead
     of ~120 for a call of its own), into the caches."""
-    new = [t for t in dict.fromkeys(texts) if t not in _texts]
+    wanted = list(dict.fromkeys(texts))
+    new = [t for t in wanted if t not in _texts]
     if not new:
         return
-    if len(_texts) + len(new) > _LIMIT:
+    if len(_texts) + len(new) > _LIMIT:  # full: start again, keeping what this call was asked for
         forget()
+        new = wanted
     split = {t: words(t) for t in new}
     prefetch_words(w for found in split.values() for w in found)
     for t, found in split.items():
@@ -110,10 +112,11 @@ def prefetch(texts: Iterable[str]) -> None:
 
 def prefetch_words(found: Iterable[str]) -> None:
     """Pronounce words (:func:`words`' output) not in the cache yet, 256 to an espeak-ng call."""
-    todo = list(dict.fromkeys(w for w in found if w not in _cached))
-    if len(_cached) + len(todo) > _LIMIT:
-        _cached.clear()
-        _texts.clear()
+    wanted = list(dict.fromkeys(found))
+    todo = [w for w in wanted if w not in _cached]
+    if len(_cached) + len(todo) > _LIMIT:  # full: start again with these words (texts hold no others then)
+        forget()
+        todo = wanted
     for chunk in (todo[i:i + 256] for i in range(0, len(todo), 256)):
         out = _ESPEAK.clauses(", ".join(chunk))
         if len(out) != len(chunk):  # a word espeak split or joined: one call each
@@ -163,8 +166,7 @@ def _distance(a: tuple[str, str], b: tuple[str, str]) -> float:
 
 def distances(span: str, surfaces: Sequence[str]) -> list[float]:
     """:func:`phoneme_distance` from the span's pronunciation to each surface form's."""
-    missing = [t for t in (span, *surfaces) if t not in _texts]
-    if missing:
-        prefetch(missing)
-    heard = _texts[span]
-    return [_distance(heard, _texts[s]) for s in surfaces]
+    if span not in _texts or any(s not in _texts for s in surfaces):
+        prefetch([span, *surfaces])
+    heard = pronounce(span)  # (a full cache emptied by that call is refilled one text at a time)
+    return [_distance(heard, pronounce(s)) for s in surfaces]
