@@ -55,7 +55,7 @@ from emendo.correctors.entities.dancer import DancerCorrector, DancerOptions, Re
 from emendo.correctors.entities.embed import SentenceEmbedder
 from emendo.correctors.entities.index import cached_fold, class_key
 from emendo.correctors.entities.pednec import PedNecCorrector
-from emendo.correctors.entities.phonetic import is_cyrillic, phonetic_keys
+from emendo.correctors.entities.phonetic import phonetic_keys
 from emendo.correctors.entities.retrieval import DenseIndex
 from emendo.correctors.entities.types import Entity
 from emendo.eval.entities import entity_scores, project, record_spans, words_changed
@@ -162,8 +162,8 @@ def forget(corrector: Timed) -> None:
     # DANCER pronounces its catalog's names when it builds its per-catalog tables; the utterances'
     # words are pronounced as they come
     phonemes.forget()
-    if isinstance(corrector, DancerCorrector) and corrector.reads_pronunciations and index is not None:
-        phonemes.prefetch(s for e in index for s in e.surface_forms if not is_cyrillic(s))
+    if isinstance(corrector, DancerCorrector) and index is not None:
+        corrector.pronounce_names(index)
 
 
 def timed(corrector: Timed, texts: list[Item], warm: list[Item],

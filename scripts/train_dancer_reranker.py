@@ -496,6 +496,9 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
     scorer of its fold (cross-fitting), not by ``reranker``, which may have been trained on it."""
     records = [r for r in records if r["split"] == "dev" and "hyp" in r]
     rare = list(rare)
+    # the bounds count what the thresholds change: with the plain-text rules of serving off, the
+    # entity-free and reference texts (plain text) are decided as text with confidences would be
+    bound_options = dataclasses.replace(options, strict_plain_text=False, replace_names_in_plain_text=True)
     confusable = [r for r in records if r["kind"] == "confusable"]
     entity_free = sorted({*clean, *(r["text"] for r in records if r["kind"] == "clean"),
                           *(r["hyp"] for r in records if r["kind"] == "clean")})
@@ -522,11 +525,8 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
         first: DancerCorrector | None = None
         for part in parts_for(confusable, size):
             rows = subset(entities, {eid for r in part for eid in r["group"]}, size, seed)
-            # the bounds count what the thresholds change: with the plain-text rules of serving off, the
-            # entity-free and reference texts (plain text) are decided as text with confidences would be
             corrector = make_corrector([entities[i] for i in rows], embedder, matrix[rows], reranker=reranker,
-                                       options=dataclasses.replace(options, strict_plain_text=False,
-                                                                   replace_names_in_plain_text=True))
+                                       options=bound_options)
             first = first or corrector
             pednec = PedNecCorrector(corrector.catalog)
             refs += [r["text"] for r in part]
