@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from emendo.correctors.entities.phonetic import (
@@ -51,6 +53,35 @@ def test_key_distance_weights_similar_sounds() -> None:
     assert key_distance("PRS", "FRS") == 0.5  # P/F similar
     assert key_distance("PRS", "KRS") == 1.0
     assert key_distance("PRS", "PR") == 1.0
+
+
+def _textbook_key_distance(a: str, b: str) -> float:
+    """The weighted Levenshtein programme over whole keys (no trimming, float costs)."""
+    similar = {(x, y) for cls in ("PFB", "T0D", "SXZ", "KGJ", "MN", "LR", "aiu") for x in cls for y in cls if x != y}
+    prev = [float(j) for j in range(len(b) + 1)]
+    for i, ca in enumerate(a, 1):
+        cur = [float(i)]
+        for j, cb in enumerate(b, 1):
+            sub = 0.0 if ca == cb else 0.5 if (ca, cb) in similar else 1.0
+            cur.append(min(prev[j] + 1.0, cur[j - 1] + 1.0, prev[j - 1] + sub))
+        prev = cur
+    return prev[-1]
+
+
+def test_key_distance_equals_the_textbook_programme() -> None:
+    # key_distance trims an equal prefix and suffix and counts in integer half units
+    rng = random.Random(7)
+    letters = "PFBT0DSXZKGJMNLRHWAaiuCq"
+    for _ in range(5_000):
+        a = "".join(rng.choice(letters) for _ in range(rng.randint(0, 8)))
+        b = list(a) if rng.random() < 0.7 else [rng.choice(letters) for _ in range(rng.randint(0, 8))]
+        for _ in range(rng.randint(0, 3)):
+            k = rng.randrange(len(b) + 1)
+            if rng.random() < 0.5:
+                b.insert(k, rng.choice(letters))
+            elif b:
+                b[min(k, len(b) - 1)] = rng.choice(letters)
+        assert key_distance(a, "".join(b)) == _textbook_key_distance(a, "".join(b)), (a, b)
 
 
 def test_phonetic_distance_orders_candidates() -> None:

@@ -69,15 +69,21 @@ def sound_distance(query_keys: tuple[str, ...], keys: tuple[str, ...], cutoff: f
     """
     best: float | None = None
     for q in query_keys:
-        cq = class_key(q)
+        cq, lq = class_key(q), len(q)
         for key in keys:
-            longest = max(len(q), len(key))
+            lk = len(key)
+            longest = lq if lq >= lk else lk
             if not longest:
                 continue
-            limit = cutoff if best is None else min(cutoff, best)
-            bound = SIMILAR_COST * Levenshtein.distance(q, key) + (1 - SIMILAR_COST) * Levenshtein.distance(
-                cq, class_key(key))
-            if bound / longest > limit + 1e-9:
+            limit = cutoff if best is None or best > cutoff else best
+            reach = (limit + 1e-9) * longest
+            # cheapest first: both Levenshtein distances are at least the length difference, and the
+            # class keys' one is at most the plain one
+            if abs(lq - lk) > reach:
+                continue
+            class_edits = Levenshtein.distance(cq, class_key(key))
+            if class_edits > reach or (
+                    SIMILAR_COST * Levenshtein.distance(q, key) + (1 - SIMILAR_COST) * class_edits > reach):
                 continue
             d = key_distance(q, key) / longest
             if d <= cutoff and (best is None or d < best):
@@ -321,11 +327,12 @@ class EntityIndex:
         pool: set[str] = set()
         for key in query_keys:
             for variant in deletions(index_key(key)):
-                pool.update(self._pool.get(variant, ()))
+                if found := self._pool.get(variant):
+                    pool.update(found)
         # the C-speed spelling distance prunes first; the key distance only for survivors. Hits come
         # nearest spelling first, so once ``limit`` entities are held, a surface whose spelling part
         # alone exceeds the limit-th distance cannot enter the result, and ends the scan
-        hits = process.extract(folded, list(pool), scorer=Levenshtein.normalized_distance,
+        hits = process.extract(folded, pool, scorer=Levenshtein.normalized_distance,
                                score_cutoff=spelling_cutoff, limit=None)
         bound = max_distance
         for other, spelling, _ in hits:
@@ -338,6 +345,7 @@ class EntityIndex:
             if sound is None:
                 continue
             distance = 0.0 if folded == other else wp * sound + ws * spelling
+            changed = False
             for eid, surface in self._by_fold[other]:
                 held = best.get(eid)
                 # equally near forms of one entity ("Tokyo", "Tokio"): the one it lists first, not
@@ -346,7 +354,8 @@ class EntityIndex:
                         distance == held.distance and _form_rank(held.entity, surface) < _form_rank(
                             held.entity, held.surface)):
                     best[eid] = Candidate(self._entities[eid], surface, distance)
-            if len(best) >= limit:
+                    changed = True
+            if changed and len(best) >= limit:
                 bound = sorted(c.distance for c in best.values())[limit - 1]
         return sorted(best.values(), key=lambda c: (c.distance, c.entity.id))[:limit]
 

@@ -27,8 +27,8 @@ _NOT_WORD = re.compile(r"[^\w]+|_")
 # SIMILAR_COST to swap. Latin letters are Double Metaphone codes ('0' = th, 'X' = sh);
 # lowercase ones are the vowel classes of russian_key.
 _CLASSES = ("PFB", "T0D", "SXZ", "KGJ", "MN", "LR", "aiu")
-SIMILAR_COST = 0.5
-_SIMILAR = frozenset((a, b) for cls in _CLASSES for a in cls for b in cls if a != b)
+SIMILAR_COST = 0.5  # key_distance counts in half units: this is fixed
+_CLASS_ID = {ch: k for k, cls in enumerate(_CLASSES) for ch in cls}
 
 
 def fold(text: str) -> str:
@@ -125,17 +125,38 @@ def phonetic_keys(text: str) -> tuple[str, ...]:
 
 
 def key_distance(a: str, b: str) -> float:
-    """Weighted Levenshtein distance between two keys: indel 1, substitution 1 or SIMILAR_COST."""
+    """Weighted Levenshtein distance between two keys: indel 1, substitution 1 or SIMILAR_COST (0.5)."""
     if a == b:
         return 0.0
-    prev = [float(j) for j in range(len(b) + 1)]
-    for i, ca in enumerate(a, 1):
-        cur = [float(i)]
-        for j, cb in enumerate(b, 1):
-            sub = 0.0 if ca == cb else (SIMILAR_COST if (ca, cb) in _SIMILAR else 1.0)
-            cur.append(min(prev[j] + 1.0, cur[j - 1] + 1.0, prev[j - 1] + sub))
+    # some optimal alignment matches an equal prefix and suffix: the programme runs on the rest
+    n, m = len(a), len(b)
+    i = 0
+    while i < n and i < m and a[i] == b[i]:
+        i += 1
+    j = 0
+    while j < n - i and j < m - i and a[n - 1 - j] == b[m - 1 - j]:
+        j += 1
+    a, b = a[i:n - j], b[i:m - j]
+    if not a or not b:
+        return float(len(a) + len(b))
+    # integer costs in half units (indel 2, substitution 2, within a class 1); a letter of no class
+    # has class None on one side and -1 on the other, so it never counts as similar
+    b_class = [_CLASS_ID.get(cb, -1) for cb in b]
+    prev = list(range(0, 2 * len(b) + 1, 2))
+    for row, ca in enumerate(a, 1):
+        a_class = _CLASS_ID.get(ca)
+        left = 2 * row
+        cur = [left]
+        for col, cb in enumerate(b):
+            best = prev[col] + (0 if ca == cb else 1 if b_class[col] == a_class else 2)
+            if prev[col + 1] + 2 < best:
+                best = prev[col + 1] + 2
+            if left + 2 < best:
+                best = left + 2
+            cur.append(best)
+            left = best
         prev = cur
-    return prev[-1]
+    return prev[-1] / 2
 
 
 def normalised_key_distance(keys_a: tuple[str, ...], keys_b: tuple[str, ...]) -> float:
