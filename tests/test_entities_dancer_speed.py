@@ -51,13 +51,34 @@ def test_best_first_lookup_equals_a_full_scan() -> None:
             assert np.allclose([d for _, d in got], [d for _, d in expected])
 
 
+def _scalar_best_other(values: list[float], largest: bool, empty: float) -> list[float]:
+    """The best of the other values, one position at a time."""
+    pick = max if largest else min
+    return [pick(values[:i] + values[i + 1:], default=empty) for i in range(len(values))]
+
+
 def test_vectorised_features_match_the_scalar_forms() -> None:
-    values = np.asarray([0.3, 0.1, 0.5, 0.1], dtype=np.float32)
-    assert _best_other(values, np.min, 1.0).tolist() == [np.float32(0.1), np.float32(0.1), np.float32(0.1),
-                                                          np.float32(0.1)]
-    assert _best_other(values, np.max, 0.0).tolist() == [np.float32(0.5), np.float32(0.5), np.float32(0.3),
-                                                          np.float32(0.5)]
-    assert _best_other(values[:1], np.max, 0.0).tolist() == [0.0]
+    # three spans' candidates in one table: segments [0.3, 0.1, 0.5, 0.1], [0.7], [0.2, 0.2, 0.9]
+    values = np.asarray([0.3, 0.1, 0.5, 0.1, 0.7, 0.2, 0.2, 0.9], dtype=np.float32)
+    sizes = np.asarray([4, 1, 3])
+    seg = np.repeat(np.arange(3), sizes)
+    ends = np.cumsum(sizes)
+    starts = ends - sizes
+    for largest, empty in ((False, 1.0), (True, 0.0)):
+        got = _best_other(values, seg, starts, ends, largest=largest, empty=empty)
+        expected = [x for a, b in zip(starts, ends, strict=True)
+                    for x in _scalar_best_other(values[a:b].tolist(), largest, empty)]
+        assert got.dtype == np.float32 and got.tolist() == [float(np.float32(x)) for x in expected]
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        sizes = rng.integers(1, 6, size=rng.integers(1, 5))
+        values = rng.choice(np.asarray([0.1, 0.2, 0.25, 0.5], dtype=np.float32), size=int(sizes.sum()))
+        seg, ends = np.repeat(np.arange(len(sizes)), sizes), np.cumsum(sizes)
+        for largest in (False, True):
+            got = _best_other(values, seg, ends - sizes, ends, largest=largest, empty=-1.0)
+            expected = [x for a, b in zip(ends - sizes, ends, strict=True)
+                        for x in _scalar_best_other(values[a:b].tolist(), largest, -1.0)]
+            assert got.tolist() == expected
     rng = np.random.default_rng(0)
     reranker = Reranker(tuple(rng.normal(size=len(FEATURES))), 0.3, tuple(rng.normal(size=len(FEATURES))),
                         tuple(rng.uniform(0.5, 2, size=len(FEATURES))), {})

@@ -47,7 +47,7 @@ import re
 import time
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -85,6 +85,8 @@ _STOP_WORDS = ("the and for with from that this was were are has have had its hi
                "one also not but into over under about after before")
 _STOP = frozenset(_STOP_WORDS.split())
 log = logging.getLogger(__name__)
+# per span (token range): its context words; the description idf; per span: its phonetic candidates' overlaps
+_Context = tuple[dict[tuple[int, int], set[str]], dict[str, float], dict[tuple[int, int], dict[str, float]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +198,16 @@ class Scored:
     surface: str
     features: tuple[float, ...]
     probability: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Gathered:
+    """One span (as :meth:`DancerCorrector._spans` gives it) with its candidates, entity id -> (entity,
+    surface form, distance), and the recogniser's doubt about its words."""
+
+    span: tuple[int, int, int, int, bool, bool, bool]
+    found: dict[str, tuple[Entity, str, float]]
+    doubt: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -430,12 +442,12 @@ class DancerCorrector:
         dense_hits = _DenseForms(nearest, [text[s[2]:s[3]] for s in looked])
         if looked and self.reads_pronunciations:  # the utterance's words in one espeak-ng call
             prefetch_words(words_of(text))
-        out: list[Scored] = []
-        for number, (first, last, start, end, unknown, capitalised, gated) in enumerate(looked):
-            out += self._span_candidates(text, (first, last, start, end, number), (unknown, capitalised, gated),
-                                         phonetic.get((first, last), []), dense, dense_hits, query,
-                                         (contexts[first, last], idf, overlaps.get((first, last), {})), len(index),
-                                         doubt.of(start, end))
+        gathered = []
+        for number, span in enumerate(looked):
+            found = self._span_candidates(text, span, number, phonetic.get((span[0], span[1]), []), dense_hits)
+            if found:
+                gathered.append(_Gathered(span, found, doubt.of(span[2], span[3])))
+        out = self._score(text, gathered, (dense, query, dense_hits.rank), (contexts, idf, overlaps), len(index))
         if opts.named_once and named:
             out = [s for s in out if _named_here(s, named)]
         return out
@@ -518,23 +530,21 @@ class DancerCorrector:
         named = {eid: kept for eid, where in named.items() if (kept := where & longest)}
         return [s for s in out if not any(_shares_tokens(p, (s[0], s[1])) for p in protected)], named
 
-    def _span_candidates(self, text: str, where: tuple[int, int, int, int, int], flags: tuple[bool, bool, bool],
-                         phonetic: list[Candidate], dense: DenseIndex | None,
-                         dense_hits: _DenseForms, query: FloatArray,
-                         context: tuple[set[str], dict[str, float], dict[str, float]],
-                         catalog_size: int | None = None, doubt: float | None = None) -> list[Scored]:
+    def _span_candidates(self, text: str, span: tuple[int, int, int, int, bool, bool, bool], number: int,
+                         phonetic: list[Candidate], dense_hits: _DenseForms) -> dict[str, tuple[Entity, str, float]]:
+        """One span's candidates, entity id -> (entity, surface form, distance): its phonetic ones, then
+        the dense hits that sound close enough; ``number``: the span's row in ``dense_hits``."""
         opts = self.options
-        first, last, start, end, number = where  # number: the span's row in dense_hits
-        unknown, capitalised, gated = flags
-        span = text[start:end]
+        first, last, start, end, _unknown, _capitalised, gated = span
+        text_span = text[start:end]
         found: dict[str, tuple[Entity, str, float]] = {c.entity.id: (c.entity, c.surface, c.distance)
                                                        for c in phonetic}
         limit = max(opts.max_distance, opts.dense_distance) if gated else opts.dense_known_distance
         # the nearest entities' looser limits: a gated span, several known words, one known word
         top_limit = max(limit, opts.dense_top_distance if gated else
                         opts.dense_top_known_distance if last > first else opts.dense_top_word_distance)
-        folded = cached_fold(span)
-        length, keys = len(folded), phonetic_keys(span)
+        folded = cached_fold(text_span)
+        length, keys = len(folded), phonetic_keys(text_span)
         # the dense forms whose distance bound stays within their limit (C-speed passes over all of
         # them), then a cheap length filter and the exact distance (index.bounded_distance); per entity
         # its nearest form, the first one on ties
@@ -546,69 +556,106 @@ class DancerCorrector:
             distance = bounded_distance(folded, keys, form, top_limit if hit < opts.dense_top else limit)
             if distance is not None and (distance, row) < best.get(hit, (math.inf, row)):
                 best[hit] = (distance, row)
-        cyrillic = is_cyrillic(span)
+        cyrillic = is_cyrillic(text_span)
         for hit in sorted(best):
             distance, row = best[hit]
             form = dense_hits.rows[row][1]
             if cyrillic:  # the name in the case form nearest the span, as the index's own lookups give it
-                inflected = nearest_form(form, span)
+                inflected = nearest_form(form, text_span)
                 if inflected != form:
                     d = bounded_distance(folded, keys, inflected, distance)
                     form, distance = (inflected, d) if d is not None else (form, distance)
             found[dense_hits.entities[hit].id] = (dense_hits.entities[hit], form, distance)
-        if not found:
+        return found
+
+    def _score(self, text: str, gathered: list[_Gathered],
+               retrieved: tuple[DenseIndex | None, FloatArray, dict[str, int]],
+               context: _Context, catalog_size: int | None = None) -> list[Scored]:
+        """The features and probabilities of every gathered span's candidates, as one table (a span's
+        rows are a segment; "gap" features compare a candidate with the best of its span's others);
+        ``retrieved``: the dense index, the utterance's embedding and its dense hits' ranks; ``context``:
+        each span's context words, the description idf and the phonetic candidates' overlaps."""
+        if not gathered:
             return []
-        ids = list(found)
-        cosines = (dense.similarity(query, ids) if dense is not None
-                   else self.embedder.embed([f"{found[i][1]}: {found[i][0].description}" for i in ids]) @ query)
+        opts = self.options
+        dense, query, dense_rank = retrieved
+        contexts, idf, known = context
+        spans = [g.span for g in gathered]
+        texts = [text[s[2]:s[3]] for s in spans]
+        folded = [cached_fold(t) for t in texts]
+        cyrillic = [is_cyrillic(t) for t in texts]
+        ids = [eid for g in gathered for eid in g.found]
+        rows = [g.found[eid] for g in gathered for eid in g.found]
+        sizes = np.asarray([len(g.found) for g in gathered])
+        seg = np.repeat(np.arange(len(gathered)), sizes)
+        ends = np.cumsum(sizes)
+        starts = ends - sizes
+        if dense is not None:
+            cosines = dense.similarity(query, ids)
+        else:  # one embedding call per span, as the scorer was trained (int8 scales depend on the batch)
+            cosines = [c for g in gathered for c in (self.embedder.embed(
+                [f"{surface}: {entity.description}" for entity, surface, _ in g.found.values()]) @ query).tolist()]
         cos = np.asarray(cosines, dtype=np.float32)  # float32 as in training
-        dist = np.asarray([found[i][2] for i in ids], dtype=np.float32)
-        words, idf, known = context
-        overlap = np.asarray([known[i] if i in known else _overlap(found[i][0].description, words, idf)
-                              for i in ids], dtype=np.float32)
-        identical = np.asarray([cached_fold(found[i][1]) == folded for i in ids], dtype=np.float32)
-        n = len(ids)
-        # features of every candidate at once; "gap" features compare with the best of the others
-        table = np.empty((n, len(FEATURES)), dtype=np.float64)
-        table[:, 0] = dist
-        table[:, 1] = dist - _best_other(dist, np.min, 1.0)
-        table[:, 2] = cos
-        table[:, 3] = cos - _best_other(cos, np.max, 0.0)
-        table[:, 4] = cos >= cos.max()
-        table[:, 5] = [eid in dense_hits.rank for eid in ids]
-        table[:, 6:10] = (float(unknown), float(capitalised), float(last - first + 1), math.log(n))
-        table[:, 10] = identical
-        table[:, 11] = identical.max()
-        table[:, 12] = overlap
-        table[:, 13] = overlap - _best_other(overlap, np.max, 0.0)
-        table[:, 14] = float(gated)
-        table[:, 15] = [math.log1p(dense_hits.rank.get(eid, opts.dense_k)) for eid in ids]
-        table[:, 16:18] = (doubt, 1.0) if doubt is not None else (0.0, 0.0)
-        reranker = self.cyrillic_reranker if cyrillic else self.reranker
+        dist = np.asarray([r[2] for r in rows], dtype=np.float32)
+        overlaps = []
+        for g, s in zip(gathered, spans, strict=True):
+            done, words = known.get((s[0], s[1]), {}), contexts[s[0], s[1]]
+            overlaps += [done[eid] if eid in done else _overlap(entity.description, words, idf)
+                         for eid, (entity, _, _) in g.found.items()]
+        overlap = np.asarray(overlaps, dtype=np.float32)
+        identical = np.asarray([cached_fold(r[1]) == folded[k] for k, r in zip(seg.tolist(), rows, strict=True)],
+                               dtype=np.float32)
         # pronunciations cost ~0.1 ms a span: only for a scorer that reads them, and not for Cyrillic
         # (espeak's English rules do not read it); otherwise the Metaphone/spelling distance stands in
-        phone = dist if cyrillic or not self.reads_pronunciations else np.asarray(
-            phoneme_distances(span, [found[i][1] for i in ids]), dtype=np.float32)
+        phone = dist.copy()
+        if self.reads_pronunciations:
+            for k, g in enumerate(gathered):
+                if not cyrillic[k]:
+                    phone[starts[k]:ends[k]] = phoneme_distances(texts[k], [r[1] for r in g.found.values()])
+        table = np.empty((len(ids), len(FEATURES)), dtype=np.float64)
+        table[:, 0] = dist
+        table[:, 1] = dist - _best_other(dist, seg, starts, ends, largest=False, empty=1.0)
+        table[:, 2] = cos
+        table[:, 3] = cos - _best_other(cos, seg, starts, ends, largest=True, empty=0.0)
+        table[:, 4] = cos >= np.maximum.reduceat(cos, starts)[seg]
+        table[:, 5] = [eid in dense_rank for eid in ids]
+        table[:, 6] = np.asarray([float(s[4]) for s in spans])[seg]
+        table[:, 7] = np.asarray([float(s[5]) for s in spans])[seg]
+        table[:, 8] = np.asarray([float(s[1] - s[0] + 1) for s in spans])[seg]
+        table[:, 9] = np.asarray([math.log(n) for n in sizes.tolist()])[seg]
+        table[:, 10] = identical
+        table[:, 11] = np.maximum.reduceat(identical, starts)[seg]
+        table[:, 12] = overlap
+        table[:, 13] = overlap - _best_other(overlap, seg, starts, ends, largest=True, empty=0.0)
+        table[:, 14] = np.asarray([float(s[6]) for s in spans])[seg]
+        table[:, 15] = [math.log1p(dense_rank.get(eid, opts.dense_k)) for eid in ids]
+        doubts = [(g.doubt, 1.0) if g.doubt is not None else (0.0, 0.0) for g in gathered]
+        table[:, 16:18] = np.asarray(doubts, dtype=np.float64)[seg]
         table[:, _PHONE] = phone
-        table[:, _PHONE + 1] = phone - _best_other(phone, np.min, 1.0)
-        probabilities = reranker.probabilities(table, catalog_size)
-        # "kuwaiti" is not taken for Kuwait, yet Kuwait stays among the candidates the others' features
-        # compare with (their gaps): the scorer learnt with it there, and without it Arāk became the
-        # closest candidate of "iraqi" (real WSJ output). A word that names a catalog entity ("Marsala" the
-        # wine and the town) is a name first: the named threshold guards it
-        proper = first == last and folded in self.proper_words and not identical.any()
-        numbered = _says_number(span)
+        table[:, _PHONE + 1] = phone - _best_other(phone, seg, starts, ends, largest=False, empty=1.0)
+        probabilities = np.empty(len(ids))
+        on_cyrillic = np.asarray(cyrillic)[seg]
+        for reranker, rows_of in ((self.reranker, ~on_cyrillic), (self.cyrillic_reranker, on_cyrillic)):
+            if rows_of.any():
+                probabilities[rows_of] = reranker.probabilities(table[rows_of], catalog_size)
         out = []
-        for j, eid in enumerate(ids):
-            entity, surface, _ = found[eid]
-            if proper and _derived(folded, cached_fold(surface)):
-                continue
-            # a number is a spoken word: "kings" is not 1 Kings, "richard" not Richard I, and "ptolemy" followed
-            # by "the first" does not become "Ptolemy I the first"
-            if not numbered and _says_number(surface):
-                continue
-            out.append(Scored(first, last, start, end, entity, surface, tuple(table[j].tolist()),
-                              float(probabilities[j])))
+        features, chances = table.tolist(), probabilities.tolist()
+        for k, g in enumerate(gathered):
+            first, last, start, end = spans[k][:4]
+            # "kuwaiti" is not taken for Kuwait, yet Kuwait stays among the candidates the others' features
+            # compare with (their gaps): the scorer learnt with it there, and without it Arāk became the
+            # closest candidate of "iraqi" (real WSJ output). A word that names a catalog entity ("Marsala"
+            # the wine and the town) is a name first: the named threshold guards it
+            proper = first == last and folded[k] in self.proper_words and not table[starts[k], 11]
+            numbered = _says_number(texts[k])
+            for j, (entity, surface, _) in enumerate(g.found.values(), start=int(starts[k])):
+                if proper and _derived(folded[k], cached_fold(surface)):
+                    continue
+                # a number is a spoken word: "kings" is not 1 Kings, "richard" not Richard I, and "ptolemy"
+                # followed by "the first" does not become "Ptolemy I the first"
+                if not numbered and _says_number(surface):
+                    continue
+                out.append(Scored(first, last, start, end, entity, surface, tuple(features[j]), chances[j]))
         return out
 
     @staticmethod
@@ -706,14 +753,17 @@ def _distance_bounds(spans: list[str], folded: list[str], forms: list[str]) -> F
     return bound
 
 
-def _best_other(values: FloatArray, pick: Callable[..., Any], empty: float) -> FloatArray:
-    """For each position, ``pick`` (min or max) over all the other positions (``empty`` when there are none)."""
-    if len(values) < 2:
-        return np.full(len(values), empty, dtype=np.float32)
-    order = np.argsort(values, kind="stable")
-    first, second = (order[0], order[1]) if pick is np.min else (order[-1], order[-2])
-    out = np.full(len(values), values[first])
-    out[first] = values[second]
+def _best_other(values: FloatArray, seg: npt.NDArray[np.int64], starts: npt.NDArray[np.int64],
+                ends: npt.NDArray[np.int64], *, largest: bool, empty: float) -> FloatArray:
+    """For each position, the smallest (``largest``: the largest) value of the *other* positions of its
+    segment (``seg``: each position's segment; segment k holds positions ``starts[k]:ends[k]``), or
+    ``empty`` in a segment of one. Ties as a stable sort orders them (it does not change the values)."""
+    order = np.lexsort((values, seg))  # by segment, then value; segments keep their positions
+    first = order[ends - 1] if largest else order[starts]
+    out = values[first][seg]
+    many = ends - starts > 1
+    second = np.where(many, order[np.where(many, ends - 2 if largest else starts + 1, starts)], first)
+    out[first] = np.where(many, values[second], np.float32(empty))
     return out
 
 
