@@ -24,7 +24,6 @@ GPU machine (16 cores: ~1 minute for ~1.5M pairs) before training.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import random
 import shutil
@@ -32,6 +31,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from emendo.jsonl import open_text
 from emendo.synth.simulate import simulate
 
 SHARD = 100_000  # pairs per train shard; the trainer reads and encodes shards in parallel
@@ -47,8 +47,7 @@ def _lines(directory: Path) -> list[str]:
 def _real_lines(path: Path) -> list[str]:
     if path.is_dir():
         return _lines(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:
+    with open_text(path) as fh:
         return [ln.rstrip("\n") for ln in fh if ln.strip()]
 
 

@@ -17,7 +17,6 @@ evaluation (``bench/entities_russian.py``); the DANCER scorer trains on the othe
 from __future__ import annotations
 
 import functools
-import gzip
 import json
 import random
 import zlib
@@ -27,6 +26,7 @@ from typing import Any
 from emendo.correctors.entities.inflect import CASES
 from emendo.correctors.entities.phonetic import fold, is_cyrillic
 from emendo.correctors.entities.types import Entity
+from emendo.jsonl import open_text
 
 TEMPLATES = {
     "nomn": ("{} — город, о котором много пишут", "говорят, что {} стоит посетить"),
@@ -139,9 +139,8 @@ def _asr(text: str) -> str:
 def clean_russian(path: str, count: int, rng: random.Random) -> list[str]:
     """Entity-free Russian sentences of a corpus JSONL (.gz too): 5-25 words, no capitalised word
     after the first, Cyrillic."""
-    opener = gzip.open if path.endswith(".gz") else open
     texts = []
-    with opener(path, "rt", encoding="utf-8") as fh:
+    with open_text(path) as fh:
         for line in fh:
             text = json.loads(line)["text"].strip()
             words = text.split()

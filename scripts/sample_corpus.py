@@ -13,17 +13,17 @@ corpus record (``id``, ``text``, ``source``, ``licence``, ...)::
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import random
 import sys
 from pathlib import Path
 
+from emendo.jsonl import open_text
+
 
 def sample(path: Path, count: int, seed: int) -> list[str]:
     """``count`` lines of the (gzip) JSONL corpus file ``path``, drawn with ``seed``, in file order."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:
+    with open_text(path) as fh:
         lines = [line for line in fh if line.strip()]
     if count > len(lines):
         raise SystemExit(f"{path}: asked for {count} sentences, it has {len(lines)}")

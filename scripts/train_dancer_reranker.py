@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import gzip
 import json
 import random
 import re
@@ -74,6 +73,7 @@ from emendo.correctors.entities.retrieval import DenseIndex, Embedder
 from emendo.correctors.entities.trees import Trees
 from emendo.correctors.entities.types import Entity
 from emendo.eval.entities import EntitySpan, entity_scores, project, record_spans, words_changed
+from emendo.jsonl import open_text
 
 _SWAPS = (("ph", "f"), ("c", "k"), ("k", "c"), ("s", "z"), ("z", "s"), ("ee", "i"), ("ou", "u"), ("th", "t"),
           ("y", "i"), ("i", "y"), ("a", "e"), ("e", "a"), ("o", "a"), ("w", "v"), ("v", "w"), ("sh", "ch"),
@@ -617,9 +617,8 @@ def rare_sentences(path: Path, sources: Sequence[str], corrector: DancerCorrecto
     ``sources``, in ASR form (:func:`asr_style`), 6-30 words long, holding a word the corrector's lexicon
     does not know (a rare word or a name, which DANCER looks at): correct text it should leave as it is
     (real ASR output is full of such names that no catalog holds: "wang", "ethelried")."""
-    opener = gzip.open if path.suffix == ".gz" else open
     wanted, out = set(sources), []
-    with opener(path, "rt", encoding="utf-8") as fh:
+    with open_text(path) as fh:
         for line in fh:
             record = json.loads(line)
             if record.get("source") in wanted:

@@ -439,7 +439,7 @@ class DancerCorrector:
         query, nearest = pending.result() if pending is not None else self._retrieve(text, dense)
         known_open = bool(nearest) and self._known_spans_open()
         looked = [s for s in spans if s[6] or known_open]
-        dense_hits = _DenseForms(nearest, [text[s[2]:s[3]] for s in looked])
+        dense_hits = _DenseForms(nearest, [text[s[2]:s[3]] for s in looked], [max(self._limits(s)) for s in looked])
         if looked and self.reads_pronunciations:  # the utterance's words in one espeak-ng call
             prefetch_words(words_of(text))
         gathered = []
@@ -535,14 +535,11 @@ class DancerCorrector:
         """One span's candidates, entity id -> (entity, surface form, distance): its phonetic ones, then
         the dense hits that sound close enough; ``number``: the span's row in ``dense_hits``."""
         opts = self.options
-        first, last, start, end, _unknown, _capitalised, gated = span
+        start, end = span[2:4]
         text_span = text[start:end]
         found: dict[str, tuple[Entity, str, float]] = {c.entity.id: (c.entity, c.surface, c.distance)
                                                        for c in phonetic}
-        limit = max(opts.max_distance, opts.dense_distance) if gated else opts.dense_known_distance
-        # the nearest entities' looser limits: a gated span, several known words, one known word
-        top_limit = max(limit, opts.dense_top_distance if gated else
-                        opts.dense_top_known_distance if last > first else opts.dense_top_word_distance)
+        top_limit, limit = self._limits(span)
         folded = cached_fold(text_span)
         length, keys = len(folded), phonetic_keys(text_span)
         # the dense forms whose distance bound stays within their limit (C-speed passes over all of
@@ -567,6 +564,17 @@ class DancerCorrector:
                     form, distance = (inflected, d) if d is not None else (form, distance)
             found[dense_hits.entities[hit].id] = (dense_hits.entities[hit], form, distance)
         return found
+
+    def _limits(self, span: tuple[int, int, int, int, bool, bool, bool]) -> tuple[float, float]:
+        """How far a dense candidate may sound from ``span``: (for the ``dense_top`` nearest entities,
+        for the others)."""
+        opts = self.options
+        first, last, gated = span[0], span[1], span[6]
+        limit = max(opts.max_distance, opts.dense_distance) if gated else opts.dense_known_distance
+        # the nearest entities' looser limits: a gated span, several known words, one known word
+        top_limit = max(limit, opts.dense_top_distance if gated else
+                        opts.dense_top_known_distance if last > first else opts.dense_top_word_distance)
+        return top_limit, limit
 
     def _score(self, text: str, gathered: list[_Gathered],
                retrieved: tuple[DenseIndex | None, FloatArray, dict[str, int]],
@@ -702,7 +710,8 @@ class _DenseForms:
 
     __slots__ = ("bounds", "entities", "hit", "least", "rank", "rows")
 
-    def __init__(self, entities: Sequence[Entity], spans: Sequence[str] = ()) -> None:
+    def __init__(self, entities: Sequence[Entity], spans: Sequence[str] = (),
+                 reach: Sequence[float] | None = None) -> None:
         self.entities = list(entities)
         self.rank = {e.id: k for k, e in enumerate(self.entities)}  # 0: nearest to the utterance
         forms = [(k, form) for k, e in enumerate(self.entities) for form in e.surface_forms]
@@ -710,7 +719,7 @@ class _DenseForms:
         # (position in entities, form, folded length), in entity then form order
         self.rows = [(k, form, len(f)) for (k, form), f in zip(forms, folded, strict=True)]
         self.hit = np.asarray([k for k, _ in forms], dtype=np.int64)
-        self.bounds = _distance_bounds(list(spans), folded, [form for _, form in forms])
+        self.bounds = _distance_bounds(list(spans), folded, [form for _, form in forms], reach)
         # each span's smallest bound: most spans are far from every form, and need no row-wise test
         self.least = self.bounds.min(axis=1) if self.bounds.size else np.ones(len(spans), dtype=np.float32)
 
@@ -723,18 +732,23 @@ class _DenseForms:
         return np.flatnonzero(self.bounds[span] <= cutoff + 1e-6).tolist()
 
 
-def _distance_bounds(spans: list[str], folded: list[str], forms: list[str]) -> FloatArray:
+def _distance_bounds(spans: list[str], folded: list[str], forms: list[str],
+                     reach: Sequence[float] | None = None) -> FloatArray:
     """A (spans x forms) lower bound of :func:`~emendo.correctors.entities.index.bounded_distance`:
     its spelling part exactly, its sound part as the normalised Levenshtein distance of class keys
     (never above the weighted key distance: a class key has its key's length); a side without
-    keys has sound part 1.0, as there."""
+    keys has sound part 1.0, as there. With ``reach`` (a limit per span), a span whose spelling part
+    alone exceeds its limit on every form is not keyed (a new span's keys cost a Double Metaphone
+    call): its sound part stays 1.0, a bound that exceeds the limit all the same."""
     if not spans or not forms:
         return np.zeros((len(spans), len(forms)), dtype=np.float32)
     weights = DEFAULT_WEIGHTS
     spelling = process.cdist([cached_fold(s) for s in spans], folded, scorer=Levenshtein.normalized_distance,
                              dtype=np.float32)
     sound = np.ones((len(spans), len(forms)), dtype=np.float32)
-    span_keys = [(i, class_key(key)) for i, s in enumerate(spans) for key in phonetic_keys(s)]
+    keyed = range(len(spans)) if reach is None else np.flatnonzero(
+        weights.spelling * spelling.min(axis=1) <= np.asarray(reach, dtype=np.float32) + 1e-6).tolist()
+    span_keys = [(i, class_key(key)) for i in keyed for key in phonetic_keys(spans[i])]
     # a Latin form has the keys of its folded spelling, which the index memoised when it was built
     # (Cyrillic keys depend on word boundaries, which folding drops)
     form_keys = [(j, class_key(key)) for j, (form, f) in enumerate(zip(forms, folded, strict=True))
