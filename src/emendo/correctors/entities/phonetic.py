@@ -36,6 +36,8 @@ def fold(text: str) -> str:
 
     ``fold("New  York!") == "newyork"``; the spelling side of :func:`phonetic_distance`.
     """
+    if text.isascii():  # nothing to normalise or strip: the same result at less than half the cost
+        return _NOT_WORD.sub("", text.lower())
     text = unicodedata.normalize("NFD", text.lower().replace("ё", "е"))
     text = "".join(ch for ch in text if not unicodedata.combining(ch) or ch == "\u0306")
     return _NOT_WORD.sub("", unicodedata.normalize("NFC", text))
