@@ -440,13 +440,13 @@ class DancerCorrector:
         known_open = bool(nearest) and self._known_spans_open()
         looked = [s for s in spans if s[6] or known_open]
         dense_hits = _DenseForms(nearest, [text[s[2]:s[3]] for s in looked], [max(self._limits(s)) for s in looked])
-        if looked and self.reads_pronunciations:  # the utterance's words in one espeak-ng call
-            prefetch_words(words_of(text))
         gathered = []
         for number, span in enumerate(looked):
             found = self._span_candidates(text, span, number, phonetic.get((span[0], span[1]), []), dense_hits)
             if found:
                 gathered.append(_Gathered(span, found, doubt.of(span[2], span[3])))
+        if gathered and self.reads_pronunciations:  # the words of the spans with candidates, in one espeak-ng call
+            prefetch_words(w for g in gathered for w in words_of(text[g.span[2]:g.span[3]]))
         out = self._score(text, gathered, (dense, query, dense_hits.rank), (contexts, idf, overlaps), len(index))
         if opts.named_once and named:
             out = [s for s in out if _named_here(s, named)]
