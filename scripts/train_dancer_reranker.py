@@ -251,7 +251,7 @@ def featurise(corrector: DancerCorrector, rows: list[dict[str, Any]],
     idf = corrector.idf("default")
     for n, (text, confidences, row) in enumerate(items):
         key = text if row is None or row.get("real") else None
-        for s in corrector.score_spans(text, index, dense, idf, confidences):
+        for s in corrector.score_spans(text, index, dense, idf, confidences, corrector.phones("default")):
             label = row is not None and s.entity.id == row["entity_id"] and (s.start, s.end) == (
                 row["start"], row["end"])
             X.append(s.features)
@@ -333,6 +333,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dense-top-known-distance", type=float, default=DancerOptions().dense_top_known_distance)
     ap.add_argument("--dense-top-word-distance", type=float, default=DancerOptions().dense_top_word_distance)
     ap.add_argument("--phonetic-limit", type=int, default=DancerOptions().phonetic_limit)
+    ap.add_argument("--phone-limit", type=int, default=DancerOptions().phone_limit,
+                    help="candidates by pronunciation per gated span (0: off)")
+    ap.add_argument("--phone-distance", type=float, default=DancerOptions().phone_distance)
     ap.add_argument("--doubt-gate", type=float, default=DancerOptions().doubt_gate,
                     help="DancerOptions.doubt_gate: known words the recogniser gave less confidence are gated")
     ap.add_argument("--doubt-words", type=int, default=DancerOptions().doubt_words)
@@ -389,7 +392,8 @@ def main(argv: list[str] | None = None) -> int:
                             dense_top_known_distance=args.dense_top_known_distance,
                             dense_top_word_distance=args.dense_top_word_distance,
                             phonetic_limit=args.phonetic_limit, doubt_gate=args.doubt_gate,
-                            doubt_words=args.doubt_words)
+                            doubt_words=args.doubt_words, phone_limit=args.phone_limit,
+                            phone_distance=args.phone_distance, phone_catalog_limit=0)
     corrector = make_corrector(universe(args.catalog_size), embedder, cache_dir=args.cache, options=options)
     rows, clean_texts = examples(corrector, args, exclude, rng)
     clean: list[Item] = list(clean_texts)

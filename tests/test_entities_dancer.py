@@ -924,3 +924,22 @@ def test_extra_real_examples_take_every_split_but_no_excluded_entity(tmp_path: P
     rows, _ = real_examples(path, ("dev", "test"), {"p:2"})
     assert [r["id"] for r in rows] == ["b", "c"]  # a group member excluded drops the record
     assert rows[0]["hyp"][rows[0]["start"]:rows[0]["end"]] == "stain"
+
+
+def test_pronunciation_candidates_reach_names_spelling_does_not() -> None:
+    pytest.importorskip("piper.espeakbridge")
+    # "Denmark" is 0.41 from Dinar by Double Metaphone and spelling (beyond max_distance 0.4), while
+    # espeak-ng reads them 0.29 apart (reduced pronunciations): only the pronunciation index offers it
+    entities = [*ENTITIES, Entity("m:1", "Dinar", description="currency of Serbia and of Kuwait")]
+
+    def candidates(limit: int) -> set[str]:
+        catalog = catalog_of(entities)
+        embedder = BagOfWords()
+        corrector = DancerCorrector(catalog, embedder, {"default": DenseIndex.build(entities, embedder)},
+                                    reranker=reranker(), lexicon=LEXICON,
+                                    options=DancerOptions(dense_top=0, phone_limit=limit))
+        assert (corrector.phones("default") is None) == (limit == 0)
+        return {s.entity.id for s in corrector.score_text("we sailed to Denmark yesterday") if s.surface == "Dinar"}
+
+    assert candidates(4) == {"m:1"}
+    assert candidates(0) == set()
