@@ -178,9 +178,9 @@ class DancerOptions:
     # a gated Latin-script span also takes the ``phone_limit`` entities whose names espeak-ng pronounces
     # most like it (reduced pronunciations within ``phone_distance``, :mod:`~emendo.correctors.entities.
     # phone_index`), when the scorer reads pronunciations: Whisper writes names so that neither spelling
-    # nor Double Metaphone is close ("a room on i" for Arumanai). Retrained with them, on the test split
-    # (brute-force neighbours): NE-CER reduction 28.1 / 18.8 / 9.9% -> 28.9 / 20.8 / 12.1% at 1k / 10k /
-    # 100k, candidate ceiling 36.2 / 29.3 / 22.1% -> 38.6 / 32.6 / 25.0% (README, session 18). 0: off
+    # nor Double Metaphone is close enough ("denmark" for Dinar). Retrained with them, on the test split
+    # at every size: NE-CER reduction 28.1 / 18.8 / 9.9% -> 29.1 / 20.4 / 12.6% at 1k / 10k / 100k,
+    # candidate ceiling 36.2 / 29.3 / 22.1% -> 38.6 / 32.6 / 24.5% (README, session 18). 0: off
     phone_limit: int = 4
     phone_distance: float = 0.3
     # ... for catalogs of at most this many entities (0: any size). The lookups cost ~0.6 ms an utterance

@@ -1,8 +1,9 @@
 """Catalog names filed by pronunciation: DANCER's third source of candidates.
 
 The phonetic index (:mod:`~emendo.correctors.entities.index`) finds names by Double Metaphone key
-and spelling. Whisper often writes a name so that neither is close ("bador" for Bhadaur, "a room on
-i" for Arumanai) while espeak-ng reads both alike. This index files every Latin-script surface form
+and spelling. Whisper sometimes writes a name so that neither is close enough while espeak-ng reads
+both alike ("denmark" for Dinar: 0.41 by key and spelling, beyond DANCER's 0.4, but 0.29 apart by
+reduced pronunciation). This index files every Latin-script surface form
 under its reduced pronunciation (:func:`~emendo.correctors.entities.phonemes.pronounce`: phonemes
 with voicing, nasals and vowel regions folded) the way the phonetic index files keys: its first and
 its last :data:`AFFIX` symbols, each with every string made by deleting one of them. A query meets
