@@ -273,9 +273,12 @@ class Catalog:
         """How many upserts and deletes this catalog has seen (grows with every change)."""
         return len(self._changes)
 
-    def changes_since(self, revision: int) -> list[tuple[str, str]]:
-        """``(catalog, id)`` of the entities upserted or deleted after ``revision``, oldest first."""
-        return self._changes[revision:]
+    def changed_ids(self, catalog: str, revision: int) -> tuple[int, list[str]]:
+        """The current :attr:`revision` and the ids of ``catalog``'s entities upserted or deleted after
+        ``revision``, oldest first (an id changed twice is listed twice): what an index that follows the
+        live catalog (``LiveDenseIndex``, ``PhoneIndex``) applies."""
+        changes = self._changes[revision:]
+        return revision + len(changes), [eid for name, eid in changes if name == catalog]
 
     def names(self) -> list[str]:
         """The catalog names held, sorted."""

@@ -72,15 +72,12 @@ class LiveDenseIndex(DenseIndex):
     def _refresh(self) -> None:
         if self.catalog.revision == self._revision:
             return
-        changed = self.catalog.changes_since(self._revision)
-        self._revision += len(changed)
+        self._revision, changed = self.catalog.changed_ids(self.name, self._revision)
         todo: dict[str, Entity] = {}
-        for name, entity_id in changed:
-            if name != self.name:
-                continue
+        for entity_id in changed:
             self._fresh.pop(entity_id, None)
             todo.pop(entity_id, None)
-            entity = self.catalog.get(name, entity_id)
+            entity = self.catalog.get(self.name, entity_id)
             if entity is not None and self.embedder is not None:
                 todo[entity_id] = entity
         if todo and self.embedder is not None:

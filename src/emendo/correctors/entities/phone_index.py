@@ -66,9 +66,8 @@ class PhoneIndex:
         """File the forms of entities upserted since the last lookup (deleted ones are skipped there)."""
         if self.catalog.revision == self._revision:
             return
-        changed = self.catalog.changes_since(self._revision)
-        self._revision += len(changed)
-        fresh = {eid: self.catalog.get(name, eid) for name, eid in changed if name == self.name}
+        self._revision, changed = self.catalog.changed_ids(self.name, self._revision)
+        fresh = {eid: self.catalog.get(self.name, eid) for eid in changed}
         self._add(e for e in fresh.values() if e is not None)
 
     def nearest(self, text: str, limit: int, max_distance: float,
