@@ -96,7 +96,7 @@ def build(entities: list[Entity], matrix: np.ndarray, embedder: SentenceEmbedder
     return {"pednec": PedNecCorrector(dancer.catalog), "dancer": dancer}
 
 
-Maker = Callable[[set[str]], dict[str, Any]]  # entity ids that must be in the catalog -> correctors
+Maker = Callable[..., dict[str, Any]]  # (entity ids that must be in the catalog, drop=ids left out) -> correctors
 
 
 def confusable_ne_cer(parts: list[list[dict[str, Any]]], make: Maker, confidences: bool = True) -> dict[str, float]:
@@ -112,6 +112,27 @@ def confusable_ne_cer(parts: list[list[dict[str, Any]]], make: Maker, confidence
             outs[name] += [correct(correctors[name], asr_input(r, confidences)) for r in conf]
     refs, spans = [r["text"] for r in recs], [record_spans(r) for r in recs]
     return {name: entity_scores(refs, got, spans).ne_cer for name, got in outs.items()}
+
+
+def out_of_catalog(parts: list[list[dict[str, Any]]], make: Maker) -> dict[str, Any]:
+    """The confusable and normal utterances corrected with catalogs that lack the entities they name
+    (their sound-alikes kept): names a catalog does not hold, as a deployed catalog always misses
+    some. The right output leaves such a name as the recogniser wrote it; every change is a guess
+    among sound-alikes (right only where another entity has the very name)."""
+    recs: list[dict[str, Any]] = []
+    outs: dict[str, list[str]] = {"pednec": [], "dancer": []}
+    for part in parts:
+        named = {span.entity_id for r in part for span in record_spans(r)}
+        correctors = make({eid for r in part for eid in r["group"]} - named, drop=frozenset(named))
+        rows = [r for r in part if r["kind"] in ("confusable", "normal")]
+        recs += rows
+        for name in outs:
+            outs[name] += [correct(correctors[name], asr_input(r)) for r in rows]
+    refs, hyps, spans = [r["text"] for r in recs], [r["hyp"] for r in recs], [record_spans(r) for r in recs]
+    result: dict[str, Any] = {"n": len(recs), "asr": entity_scores(refs, hyps, spans).to_dict()}
+    for name, got in outs.items():
+        result[name] = entity_scores(refs, got, spans, inputs=hyps).to_dict()
+    return result
 
 
 def reduction_interval(refs: list[str], spans: list[Any], base: list[str], new: list[str],
@@ -134,7 +155,7 @@ def ceiling_output(dancer: DancerCorrector, record: dict[str, Any]) -> str:
     """The hypothesis with each entity span set to the reference name when DANCER's candidates for
     a span overlapping it include that entity: what a perfect choice among the candidates DANCER
     generates would give. Its NE-CER bounds what any scorer can reach with these candidates."""
-    text, out = record["text"], record["hyp"]
+    text, out = record["text"], str(record["hyp"])
     scored = dancer.score_text(out, confidences=record.get("confidences"))
     for span in sorted(record_spans(record), key=lambda s: -s.start):  # right to left: offsets stay valid
         a, b = project(text, record["hyp"], span.start, span.end)
@@ -333,9 +354,25 @@ def markdown(report: dict[str, Any]) -> str:
             lines += ["", f"Ceiling (every entity whose candidates DANCER generates chosen right, nothing else "
                           f"changed): NE-CER {conf['ceiling']['ne_cer']:.4f}, {100 * top:+.1f}% vs PED-NEC; recall "
                           f"{conf['ceiling']['recall']:.3f}."]
+        if "out_of_catalog" in res:
+            lines += ["", *_out_of_catalog(res["out_of_catalog"])]
         lines.append("")
     lines += _draws(report) + _targets(report)
     return "\n".join(lines) + "\n"
+
+
+def _out_of_catalog(o: dict[str, Any]) -> list[str]:
+    """The names-missing-from-the-catalog table."""
+    lines = [f"Names the catalog lacks (the confusable and normal utterances, n={o['n']}, each corrected with its "
+             "catalog less the entities it names; their sound-alikes stay): every change is a guess.", "",
+             "| system | NE-CER | changes | of them right | off-entity words changed |",
+             "| --- | --- | --- | --- | --- |",
+             f"| asr | {o['asr']['ne_cer']:.4f} | - | - | - |"]
+    for name in ("pednec", "dancer"):
+        m = o[name]
+        lines.append(f"| {name} | {m['ne_cer']:.4f} | {m['proposals']} | {m['correct_proposals']} | "
+                     f"{m['off_entity_words']} ({100 * m['off_entity_rate']:.2f}%) |")
+    return lines
 
 
 def _spread(m: dict[str, Any], key: str) -> str:
@@ -434,9 +471,9 @@ def main(argv: list[str] | None = None) -> int:
         built: list[tuple[float, int]] = []  # (build seconds, catalog entities) of each catalog made
 
         def make(groups: set[str], seed: int = args.seed, size: int = size,
-                 log: list[tuple[float, int]] = built) -> dict[str, Any]:
+                 log: list[tuple[float, int]] = built, drop: frozenset[str] = frozenset()) -> dict[str, Any]:
             t = time.perf_counter()
-            rows = subset(entities, groups, size, seed)
+            rows = [i for i in subset(entities, groups, size, seed) if entities[i].id not in drop]
             correctors = build(entities, matrix, embedder, rows, reranker)
             for corrector in correctors.values():  # one-off per catalog (DANCER's idf table): not a request's latency
                 corrector.correct_text("warm up")
@@ -449,6 +486,7 @@ def main(argv: list[str] | None = None) -> int:
                                                    res["confusable"]["dancer"]["ne_cer"])}
         ne = confusable_ne_cer(parts, make, confidences=False)
         res["without_confidences"] = _reduction(ne["pednec"], ne["dancer"])
+        res["out_of_catalog"] = out_of_catalog(parts, make)
         for seed in draws:
             ne = confusable_ne_cer(parts, functools.partial(make, seed=seed))
             res["draws"][str(seed)] = _reduction(ne["pednec"], ne["dancer"])

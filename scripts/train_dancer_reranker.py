@@ -333,9 +333,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dense-top-known-distance", type=float, default=DancerOptions().dense_top_known_distance)
     ap.add_argument("--dense-top-word-distance", type=float, default=DancerOptions().dense_top_word_distance)
     ap.add_argument("--phonetic-limit", type=int, default=DancerOptions().phonetic_limit)
+    ap.add_argument("--phonetic-pool", type=int, default=DancerOptions().phonetic_pool,
+                    help="phonetic candidates fetched per gated span before the context keeps --phonetic-limit")
+    ap.add_argument("--pool-cosine", type=float, default=DancerOptions().pool_cosine)
     ap.add_argument("--phone-limit", type=int, default=DancerOptions().phone_limit,
                     help="candidates by pronunciation per gated span (0: off)")
     ap.add_argument("--phone-distance", type=float, default=DancerOptions().phone_distance)
+    ap.add_argument("--phone-catalog-limit", type=int, default=DancerOptions().phone_catalog_limit,
+                    help="served: pronunciation candidates for catalogs of at most this many entities (0: any); "
+                         "the thresholds are tuned with it, while the training examples have them at every size")
     ap.add_argument("--doubt-gate", type=float, default=DancerOptions().doubt_gate,
                     help="DancerOptions.doubt_gate: known words the recogniser gave less confidence are gated")
     ap.add_argument("--doubt-words", type=int, default=DancerOptions().doubt_words)
@@ -393,8 +399,12 @@ def main(argv: list[str] | None = None) -> int:
                             dense_top_word_distance=args.dense_top_word_distance,
                             phonetic_limit=args.phonetic_limit, doubt_gate=args.doubt_gate,
                             doubt_words=args.doubt_words, phone_limit=args.phone_limit,
-                            phone_distance=args.phone_distance, phone_catalog_limit=0)
+                            phone_distance=args.phone_distance, phone_catalog_limit=0,
+                            phonetic_pool=args.phonetic_pool, pool_cosine=args.pool_cosine)
     corrector = make_corrector(universe(args.catalog_size), embedder, cache_dir=args.cache, options=options)
+    # the options served and tuned with: the training examples above have pronunciation candidates at
+    # the 100k training catalog (to learn what they are worth); serving has them only up to the limit
+    served = dataclasses.replace(options, phone_catalog_limit=args.phone_catalog_limit)
     rows, clean_texts = examples(corrector, args, exclude, rng)
     clean: list[Item] = list(clean_texts)
     if args.real:
@@ -440,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
                                 [unpack(c)[0] for c in clean], sizes, entities, embedder,
                                 DenseIndex.embeddings(entities, embedder, cache_dir=args.cache),
                                 grid=[float(x) for x in args.tune_grid.split(",")], max_harm=args.max_harm,
-                                seed=args.seed, options=options, max_off_entity=args.max_off_entity,
+                                seed=args.seed, options=served, max_off_entity=args.max_off_entity,
                                 max_reference_harm=args.max_reference_harm,
                                 rare=rare_sentences(Path(args.rare), args.rare_sources.split(","), corrector,
                                                     args.rare_count, args.seed) if args.rare else (),
@@ -463,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
                        "positives": trained.get("positives", int(y.sum())), "utterances": len(rows),
                        "clean_sentences": len(clean), "catalog_size": len(corrector.dense["default"]),
                        "seed": args.seed, "excluded_entities": len(exclude), "encoder": embedder.fingerprint,
-                       "options": dataclasses.asdict(options),
+                       "options": dataclasses.asdict(served),
                        "command": "scripts/train_dancer_reranker.py " + " ".join(argv or sys.argv[1:]),
                        **({"trained": trained} if args.retune else {})}}
     out = Path(args.out)
@@ -638,11 +648,14 @@ def rescore(reranker: Reranker, scored: list[tuple[int, list[Scored]]], texts: S
             folds: dict[int, Reranker] | None = None) -> list[list[Scored]]:
     """Each text's candidates with ``reranker``'s probabilities in a catalog of the size given with them
     (with ``folds``: the probabilities of the scorer of each of the ``texts``' fold)."""
-    out = []
+    out: list[list[Scored]] = []
     for n, (size, found) in enumerate(scored):
         scorer = folds[fold_of(texts[n], len(folds))] if folds and texts is not None else reranker
-        p = scorer.probabilities(np.asarray([s.features for s in found]), size) if found else []
-        out.append([dataclasses.replace(s, probability=float(q)) for s, q in zip(found, p, strict=True)])
+        if not found:
+            out.append([])
+            continue
+        p = scorer.probabilities(np.asarray([s.features for s in found]), size)
+        out.append([dataclasses.replace(s, probability=float(q)) for s, q in zip(found, p.tolist(), strict=True)])
     return out
 
 

@@ -943,3 +943,20 @@ def test_pronunciation_candidates_reach_names_spelling_does_not() -> None:
 
     assert candidates(4) == {"m:1"}
     assert candidates(0) == set()
+
+
+def test_a_phonetic_pool_keeps_the_sound_alikes_the_context_points_at() -> None:
+    # one phonetic candidate per span, no dense or pronunciation ones: by sound alone "Stien" gets the
+    # same entity whatever the sentence says; from a pool of two, the one whose description it is near
+    def candidates(text: str, pool: int) -> set[str]:
+        corrector = dancer(DancerOptions(dense_top=0, dense_k=0, phone_limit=0, phonetic_limit=1,
+                                          phonetic_pool=pool))
+        return {s.entity.id for s in corrector.score_text(text) if text[s.start:s.end] == "Stien"}
+
+    horror = "I was reading about Stien and his new horror book for children."
+    organ = "I was reading about Stien, the German composer of organ works."
+    by_sound = candidates(horror, 0)
+    assert len(by_sound) == 1 and candidates(organ, 0) == by_sound
+    assert candidates(horror, 2) == {"p:2"} and candidates(organ, 2) == {"p:1"}
+    with pytest.raises(ConfigError):
+        DancerOptions(phonetic_pool=-1)

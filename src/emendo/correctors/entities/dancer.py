@@ -187,6 +187,12 @@ class DancerOptions:
     # at 100k entities and the extra candidates' features ~0.5 ms more, which takes the 100k p50 from 4.7
     # to 6.0 ms; there they raised the test split's NE-CER reduction from 9.9% to 12.6% (README, session 18)
     phone_catalog_limit: int = 50_000
+    # a gated Latin-script span's phonetic lookup fetches the ``phonetic_pool`` nearest entities and keeps
+    # the ``phonetic_limit`` of them whose distance less ``pool_cosine`` times their description's cosine
+    # to the utterance is smallest: in a large catalog the context tells sound-alikes apart before the
+    # scorer does (0: the ``phonetic_limit`` nearest by sound alone)
+    phonetic_pool: int = 0
+    pool_cosine: float = 0.5
     default_catalog: str = "default"
 
     def __post_init__(self) -> None:
@@ -201,6 +207,8 @@ class DancerOptions:
             raise ConfigError("need 0 <= doubt_gate <= 1 and doubt_words >= 1")
         if self.phone_limit < 0 or not 0 <= self.phone_distance < 1 or self.phone_catalog_limit < 0:
             raise ConfigError("need phone_limit >= 0, 0 <= phone_distance < 1 and phone_catalog_limit >= 0")
+        if self.phonetic_pool < 0 or self.pool_cosine < 0:
+            raise ConfigError("need phonetic_pool >= 0 and pool_cosine >= 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -463,13 +471,16 @@ class DancerCorrector:
             if s[6]:
                 if pending is not None:
                     time.sleep(0)  # let the worker take the GIL between its native calls (else it waits ~5 ms)
-                phonetic[s[0], s[1]] = index.candidates(text[s[2]:s[3]], opts.phonetic_limit, opts.max_distance)
-        # what needs no embedding is done before waiting for it: contexts and the phonetic candidates' overlaps
+                heard = text[s[2]:s[3]]
+                limit = opts.phonetic_limit if is_cyrillic(heard) else max(opts.phonetic_limit, opts.phonetic_pool)
+                phonetic[s[0], s[1]] = index.candidates(heard, limit, opts.max_distance)
+        # what needs no embedding is done before waiting for it: the spans' context words
         idf = idf or {}
         contexts = {(s[0], s[1]): description_words(text[:s[2]] + " " + text[s[3]:]) for s in spans}
+        query, nearest = pending.result() if pending is not None else self._retrieve(text, dense)
+        phonetic = self._pool_pruned(phonetic, dense, query)
         overlaps = {where: {c.entity.id: _overlap(c.entity.description, contexts[where], idf) for c in found}
                     for where, found in phonetic.items()}
-        query, nearest = pending.result() if pending is not None else self._retrieve(text, dense)
         known_open = bool(nearest) and self._known_spans_open()
         looked = [s for s in spans if s[6] or known_open]
         dense_hits = _DenseForms(nearest, [text[s[2]:s[3]] for s in looked], [max(self._limits(s)) for s in looked])
@@ -501,6 +512,23 @@ class DancerCorrector:
         if dense is None or self.options.dense_k <= 0:
             return query, []
         return query, [e for e, _cos in dense.search(query, self.options.dense_k)]
+
+    def _pool_pruned(self, phonetic: dict[tuple[int, int], list[Candidate]], dense: DenseIndex | None,
+                     query: FloatArray) -> dict[tuple[int, int], list[Candidate]]:
+        """Each span's phonetic candidates cut to ``phonetic_limit``: from a pool (``phonetic_pool``),
+        those whose distance less ``pool_cosine`` times their cosine to the utterance ``query`` is
+        smallest (in their distance order); without a dense index, the nearest."""
+        opts = self.options
+        if opts.phonetic_pool <= opts.phonetic_limit:
+            return phonetic
+        out = {}
+        for where, found in phonetic.items():
+            if dense is not None and len(found) > opts.phonetic_limit:
+                cos = dense.similarity(query, [c.entity.id for c in found])
+                ranked = sorted(range(len(found)), key=lambda k: (found[k].distance - opts.pool_cosine * cos[k], k))
+                found = [found[k] for k in sorted(ranked[:opts.phonetic_limit])]
+            out[where] = found[:opts.phonetic_limit]
+        return out
 
     def _known_spans_open(self) -> bool:
         """Whether spans of known lower-case words may take dense candidates at all."""
