@@ -53,7 +53,7 @@ import sys
 import zlib
 from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -68,7 +68,9 @@ from make_entity_evalset import (
 from emendo.correctors.entities.catalog import Catalog, builtin_catalog_files, read_catalog_file
 from emendo.correctors.entities.dancer import FEATURES, DancerCorrector, DancerOptions, Reranker, Scored
 from emendo.correctors.entities.embed import SentenceEmbedder
+from emendo.correctors.entities.index import EntityIndex
 from emendo.correctors.entities.pednec import PedNecCorrector
+from emendo.correctors.entities.phone_index import PhoneIndex
 from emendo.correctors.entities.retrieval import DenseIndex, Embedder
 from emendo.correctors.entities.trees import Trees
 from emendo.correctors.entities.types import Entity
@@ -237,22 +239,60 @@ def fold_of(text: str, folds: int) -> int:
     return zlib.crc32(text.encode("utf-8")) % folds
 
 
-def featurise(corrector: DancerCorrector, rows: list[dict[str, Any]],
-              clean: Sequence[Item]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str | None]]:
+class _Without:
+    """An entity index, dense index or pronunciation index that never yields the entities ``drop``:
+    the catalog as it would be without them (a name the catalog lacks)."""
+
+    def __init__(self, inner: Any, drop: Collection[str]) -> None:
+        self.inner, self.drop = inner, frozenset(drop)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+    def candidates(self, text: str, limit: int = 10, max_distance: float = 0.35) -> list[Any]:
+        found = self.inner.candidates(text, limit + len(self.drop), max_distance)
+        return [c for c in found if c.entity.id not in self.drop][:limit]
+
+    def exact(self, text: str) -> list[tuple[Entity, str]]:
+        return [(e, surface) for e, surface in self.inner.exact(text) if e.id not in self.drop]
+
+    def search(self, query: np.ndarray, k: int = 20) -> list[tuple[Entity, float]]:
+        return [(e, c) for e, c in self.inner.search(query, k + len(self.drop)) if e.id not in self.drop][:k]
+
+    def nearest(self, text: str, limit: int, max_distance: float, skip: Collection[str] = ()) -> list[Any]:
+        return list(self.inner.nearest(text, limit, max_distance, {*skip, *self.drop}))
+
+
+def featurise(corrector: DancerCorrector, rows: list[dict[str, Any]], clean: Sequence[Item],
+              open_world: float = 0.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str | None]]:
     """Feature matrix, labels, group ids (one group per utterance/span) and each row's fold key: the
     text of a real utterance or an entity-free sentence (the texts threshold tuning scores), None for
     a synthetic utterance. Rows and entity-free sentences carry the recogniser's word confidences
-    when they have them (``confidences``; a clean sentence as (text, confidences))."""
+    when they have them (``confidences``; a clean sentence as (text, confidences)). A share
+    ``open_world`` of the rows is scored a second time as if the catalog lacked their entity: every
+    candidate a negative (the name is to be left as the recogniser wrote it)."""
     index = corrector.catalog.index("default")
     dense = corrector.dense["default"]
+    phones = corrector.phones("default")
     assert index is not None
     X, y, g, keys = [], [], [], []
-    items = [(r["hyp"], r.get("confidences"), r) for r in rows] + [(*unpack(t), None) for t in clean]
+    items: list[tuple[str, list[float] | None, dict[str, Any] | None, bool]] = [
+        (r["hyp"], r.get("confidences"), r, False) for r in rows] + [(*unpack(t), None, False) for t in clean]
+    rng = random.Random(seed)
+    items += [(r["hyp"], r.get("confidences"), r, True) for r in rows if rng.random() < open_world]
     idf = corrector.idf("default")
-    for n, (text, confidences, row) in enumerate(items):
+    for n, (text, confidences, row, lacking) in enumerate(items):
         key = text if row is None or row.get("real") else None
-        for s in corrector.score_spans(text, index, dense, idf, confidences, corrector.phones("default")):
-            label = row is not None and s.entity.id == row["entity_id"] and (s.start, s.end) == (
+        found = (corrector.score_spans(text, cast(EntityIndex, _Without(index, {row["entity_id"]})),
+                                       cast(DenseIndex, _Without(dense, {row["entity_id"]})), idf, confidences,
+                                       cast(PhoneIndex, _Without(phones, {row["entity_id"]})) if phones else None)
+                 if lacking and row is not None else
+                 corrector.score_spans(text, index, dense, idf, confidences, phones))
+        for s in found:
+            label = row is not None and not lacking and s.entity.id == row["entity_id"] and (s.start, s.end) == (
                 row["start"], row["end"])
             X.append(s.features)
             y.append(float(label))
@@ -321,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--real-extra", nargs="*", default=[],
                     help="more real TTS->ASR sets (scripts/make_entity_evalset.py --asr, other seeds), every split: "
                          "training examples only (not tuning), records naming an --exclude entity dropped")
+    ap.add_argument("--open-world", type=float, default=0.0,
+                    help="share of the utterances also scored as if the catalog lacked their entity (negatives)")
     ap.add_argument("--keep-share", type=float, default=0.15,
                     help="share of synthetic utterances whose name is kept as it is (correct names)")
     ap.add_argument("--asr-style", type=float, default=0.8, help="share of hypotheses lower-cased, unpunctuated")
@@ -420,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit("--retune tunes one given scorer: no --folds (cross-fitting retrains)")
         X, y, g = np.zeros((0, len(FEATURES))), np.zeros(0), np.zeros(0, dtype=int)
     else:
-        X, y, g, keys = featurise(corrector, rows, clean)
+        X, y, g, keys = featurise(corrector, rows, clean, args.open_world, args.seed)
     if args.dump_features:  # for trying other scorers offline: the table, labels and groups, then stop
         np.savez_compressed(args.dump_features, X=X, y=y, g=g, features=np.asarray(FEATURES))
         return 0

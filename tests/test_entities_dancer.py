@@ -960,3 +960,19 @@ def test_a_phonetic_pool_keeps_the_sound_alikes_the_context_points_at() -> None:
     assert candidates(horror, 2) == {"p:2"} and candidates(organ, 2) == {"p:1"}
     with pytest.raises(ConfigError):
         DancerOptions(phonetic_pool=-1)
+
+
+def test_open_world_training_copies_score_the_utterance_as_if_the_catalog_lacked_its_entity() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from train_dancer_reranker import featurise
+
+    corrector = dancer()
+    text = "I was reading about Stien and his new horror book for children."
+    row = {"hyp": text, "entity_id": "p:2", "start": text.index("Stien"), "end": text.index("Stien") + 5}
+    X, y, g, _ = featurise(corrector, [row], [], open_world=0.0)
+    X2, y2, g2, _ = featurise(corrector, [row], [], open_world=1.0)
+    assert y.sum() == 1 and np.array_equal(X2[:len(X)], X)  # the utterance as it is, then its copy
+    copy = g2 >= 100  # the second item's groups
+    assert copy.any() and y2[copy].sum() == 0 and len(X2) - len(X) == int(copy.sum())
+    # the copy's candidates do not include Stine: one fewer for the span where Stine was one
+    assert int(copy.sum()) < len(X)
