@@ -47,6 +47,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import random
 import re
 import sys
@@ -266,6 +267,15 @@ class _Without:
         return list(self.inner.nearest(text, limit, max_distance, {*skip, *self.drop}))
 
 
+def score_lacking(corrector: DancerCorrector, text: str, confidences: Sequence[float] | None,
+                  drop: Collection[str]) -> list[Scored]:
+    """:meth:`DancerCorrector.score_text` (default catalog) as if the catalog lacked the entities ``drop``."""
+    index, dense, phones = corrector.catalog.index("default"), corrector.dense["default"], corrector.phones("default")
+    return corrector.score_spans(text, cast(EntityIndex, _Without(index, drop)),
+                                 cast(DenseIndex, _Without(dense, drop)), corrector.idf("default"), confidences,
+                                 cast(PhoneIndex, _Without(phones, drop)) if phones else None)
+
+
 def featurise(corrector: DancerCorrector, rows: list[dict[str, Any]], clean: Sequence[Item],
               open_world: float = 0.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str | None]]:
     """Feature matrix, labels, group ids (one group per utterance/span) and each row's fold key: the
@@ -286,11 +296,8 @@ def featurise(corrector: DancerCorrector, rows: list[dict[str, Any]], clean: Seq
     idf = corrector.idf("default")
     for n, (text, confidences, row, lacking) in enumerate(items):
         key = text if row is None or row.get("real") else None
-        found = (corrector.score_spans(text, cast(EntityIndex, _Without(index, {row["entity_id"]})),
-                                       cast(DenseIndex, _Without(dense, {row["entity_id"]})), idf, confidences,
-                                       cast(PhoneIndex, _Without(phones, {row["entity_id"]})) if phones else None)
-                 if lacking and row is not None else
-                 corrector.score_spans(text, index, dense, idf, confidences, phones))
+        found = (score_lacking(corrector, text, confidences, {row["entity_id"]}) if lacking and row is not None
+                 else corrector.score_spans(text, index, dense, idf, confidences, phones))
         for s in found:
             label = row is not None and not lacking and s.entity.id == row["entity_id"] and (s.start, s.end) == (
                 row["start"], row["end"])
@@ -406,6 +413,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-reference-harm", type=float, default=0.005,
                     help="largest share of the words of the dev confusable utterances' reference texts (their "
                          "names correct) tuned thresholds may change, at every catalog size")
+    ap.add_argument("--max-open-world", type=float, default=math.inf,
+                    help="tuning: at most this relative NE-CER increase over the recogniser's output on the dev "
+                         "confusable utterances scored as if the catalog lacked their entities, at every size")
     ap.add_argument("--rare", help="sentence corpus JSONL(.gz) (scripts/build_corpora.py; use a split the scorer "
                                    "is not trained on): its correct sentences with words the lexicon does not know, "
                                    "in ASR form, bound the thresholds (--max-rare-harm)")
@@ -498,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
                                                     args.rare_count, args.seed) if args.rare else (),
                                 max_rare_harm=args.max_rare_harm,
                                 slopes=[float(x) for x in args.size_slopes.split(",")], tolerance=args.tolerance,
-                                folds=folds)
+                                folds=folds, max_open_world=args.max_open_world)
         threshold, named_threshold = tuning["threshold"], tuning["named_threshold"]
         size_prior = {k: tuning[k] for k in ("size_slope", "size_reference", "size_floor")}
         print(json.dumps(tuning["grid"]), flush=True)
@@ -531,7 +541,7 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
                    max_off_entity: float = 1.0, max_reference_harm: float = 1.0,
                    rare: Sequence[str] = (), max_rare_harm: float = 1.0,
                    slopes: Sequence[float] = (0.0,), tolerance: float = 0.0,
-                   folds: dict[int, Reranker] | None = None) -> dict[str, Any]:
+                   folds: dict[int, Reranker] | None = None, max_open_world: float = math.inf) -> dict[str, Any]:
     """The catalog-size slope (``slopes``; see :meth:`Reranker.size_shift`: log-odds per tenfold
     fewer entities than the ``reranker`` was trained at, none below the smallest of ``sizes``) and
     the pair of ``grid`` thresholds (any span; a span that names another catalog entity, never
@@ -568,6 +578,9 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
     off_entity: dict[tuple[float, float, float], list[float]] = {k: [] for k in keys}
     reference_harm: dict[tuple[float, float, float], list[float]] = {k: [] for k in keys}
     rare_harm: dict[tuple[float, float, float], list[float]] = {k: [] for k in keys}
+    # names the catalog lacks: each confusable utterance scored as if its catalog had not its entities;
+    # the NE-CER increase over the recogniser's output (relative) that the decisions cause
+    open_world: dict[tuple[float, float, float], list[float]] = {k: [] for k in keys}
     for size in sizes:
         # as the benchmark does: parts of the utterances when their groups do not fit one catalog
         refs: list[str] = []
@@ -578,6 +591,7 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
         scored_refs: list[tuple[int, list[Scored]]] = []
         plain: list[str] = []  # the references in ASR form
         scored_plain: list[tuple[int, list[Scored]]] = []
+        scored_open: list[tuple[int, list[Scored]]] = []
         first: DancerCorrector | None = None
         for part in parts_for(confusable, size):
             rows = subset(entities, {eid for r in part for eid in r["group"]}, size, seed)
@@ -596,7 +610,10 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
             in_asr_form = [asr_style(r["text"]) for r in part]
             plain += in_asr_form
             scored_plain += [(served, corrector.score_text(x)) for x in in_asr_form]
+            scored_open += [(served, score_lacking(corrector, r["hyp"], r.get("confidences"),
+                                                   {sp.entity_id for sp in record_spans(r)})) for r in part]
         assert first is not None
+        heard = entity_scores(refs, hyps, spans).ne_cer
         scored_free = [(len(first.dense["default"]), first.score_text(x, confidences=confidences.get(x)))
                        for x in entity_free]
         scored_rare = [(len(first.dense["default"]), first.score_text(x)) for x in rare]
@@ -608,10 +625,10 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
 
             by_fold = {k: sized(r) for k, r in folds.items()} if folds else None
             # (a reference in ASR form is scored by its fold's scorer as written)
-            hyps_scored, refs_scored, plain_scored, free_scored, rare_scored = (
+            hyps_scored, refs_scored, plain_scored, free_scored, rare_scored, open_scored = (
                 rescore(sized(reranker), x, texts, by_fold)
                 for x, texts in ((scored_hyps, hyps), (scored_refs, refs), (scored_plain, refs),
-                                 (scored_free, entity_free), (scored_rare, rare)))
+                                 (scored_free, entity_free), (scored_rare, rare), (scored_open, hyps)))
             for t, named in pairs:
                 def decide(texts: list[str], scored: list[list[Scored]], limits: tuple[float, float] = (t, named),
                            corrector: DancerCorrector = first) -> list[str]:
@@ -631,8 +648,11 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
                 rare_harm[key].append(changed / max(total, 1))
                 changed, total = words_changed(entity_free, decide(entity_free, free_scored), fold_case=False)
                 harm[key] = (harm[key][0] + changed, harm[key][1] + total)
+                lacking = entity_scores(refs, decide(hyps, open_scored), spans).ne_cer
+                open_world[key].append((lacking - heard) / heard if heard else 0.0)
     allowed = [k for k in keys if harm[k][0] <= max_harm * harm[k][1] and max(off_entity[k]) <= max_off_entity
-               and max(reference_harm[k]) <= max_reference_harm and max(rare_harm[k]) <= max_rare_harm]
+               and max(reference_harm[k]) <= max_reference_harm and max(rare_harm[k]) <= max_rare_harm
+               and max(open_world[k]) <= max_open_world]
     allowed = allowed or [(min(slopes), max(grid), max(grid))]
 
     def rank(k: tuple[float, float, float]) -> tuple[float, float, float, float]:
@@ -647,7 +667,8 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
                               "harm": round(harm[k][0] / max(harm[k][1], 1), 5),
                               "off_entity": [round(x, 5) for x in off_entity[k]],
                               "reference_harm": [round(x, 5) for x in reference_harm[k]],
-                              "rare_harm": [round(x, 5) for x in rare_harm[k]]}
+                              "rare_harm": [round(x, 5) for x in rare_harm[k]],
+                              "open_world": [round(x, 5) for x in open_world[k]]}
              for k in keys if k[0] == best[0]}
     per_slope = {}
     for slope in slopes:
@@ -655,13 +676,16 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
         if fits:
             k = max(fits, key=rank)
             per_slope[str(slope)] = {"threshold": k[1], "named_threshold": k[2],
-                                     "ne_cer_reduction": [round(g, 4) for g in gains[k]]}
+                                     "ne_cer_reduction": [round(g, 4) for g in gains[k]],
+                                     "open_world": [round(x, 4) for x in open_world[k]]}
     return {"rule": f"real dev split: best mean NE-CER reduction over PED-NEC at catalog sizes {sizes} (values "
                     f"within {tolerance:.2%} of it: the most conservative), "
                     f"entity-free words changed <= {max_harm:.2%}, words outside the entity spans of the "
                     f"confusable utterances changed <= {max_off_entity:.2%} and words of their reference "
                     f"texts, as written and in ASR form, changed <= {max_reference_harm:.2%} and words of "
-                    f"{len(rare)} correct sentences with rare words changed <= {max_rare_harm:.2%} at every size",
+                    f"{len(rare)} correct sentences with rare words changed <= {max_rare_harm:.2%} at every size"
+                    + (f", and NE-CER of the confusable utterances scored as if the catalog lacked their entities "
+                       f"<= {max_open_world:.0%} above the recogniser's" if max_open_world < math.inf else ""),
             "size_slope": best[0], "size_reference": reference, "size_floor": min(sizes),
             "threshold": best[1], "named_threshold": best[2], "dev_utterances": len(confusable),
             "entity_free_sentences": len(entity_free), "rare_sentences": len(rare), "slopes": per_slope, "grid": table}

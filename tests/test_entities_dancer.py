@@ -462,6 +462,16 @@ def test_threshold_tuned_on_the_real_dev_split_picks_the_best_allowed_value() ->
     assert sloped["slopes"]["0.0"]["ne_cer_reduction"] == [0.0] < sloped["slopes"]["3.0"]["ne_cer_reduction"]
     assert tune_threshold(trained_large, records, [], [4], ENTITIES, embedder, matrix, grid=[0.9999],
                           max_harm=0.001, seed=0, options=DancerOptions())["size_slope"] == 0.0
+    # names the catalog lacks: without Stine, "stien" (the first utterance) is left alone or becomes the
+    # German composer Stein; the NE-CER increase over the recogniser's output bounds the thresholds too
+    # (a third utterance heard the name right: without Stine in the catalog, 0.5 writes Stein over it)
+    heard_right = {**records[0], "hyp": "i was reading about stine the american novelist who wrote horror books"}
+    for bound, expected in ((1.0, 0.5), (0.0, 0.9999)):
+        got = tune_threshold(reranker(), [*records, heard_right], ["a clean sentence about nothing"], [4], ENTITIES,
+                             embedder, matrix, grid=[0.5, 0.9999], max_harm=0.001, seed=0, options=DancerOptions(),
+                             max_open_world=bound)
+        assert got["threshold"] == expected
+    assert got["grid"]["0.5/0.5"]["open_world"][0] > 0 == got["grid"]["0.9999/0.9999"]["open_world"][0]
 
 
 def test_the_entities_nearest_to_the_utterance_may_sound_further_off() -> None:
@@ -969,7 +979,7 @@ def test_open_world_training_copies_score_the_utterance_as_if_the_catalog_lacked
     corrector = dancer()
     text = "I was reading about Stien and his new horror book for children."
     row = {"hyp": text, "entity_id": "p:2", "start": text.index("Stien"), "end": text.index("Stien") + 5}
-    X, y, g, _ = featurise(corrector, [row], [], open_world=0.0)
+    X, y, _, _ = featurise(corrector, [row], [], open_world=0.0)
     X2, y2, g2, _ = featurise(corrector, [row], [], open_world=1.0)
     assert y.sum() == 1 and np.array_equal(X2[:len(X)], X)  # the utterance as it is, then its copy
     copy = g2 >= 100  # the second item's groups
