@@ -122,6 +122,10 @@ def test_dancer_serves_the_scorer_the_settings_name(catalog_file: Path, tmp_path
     (dancer,) = build_pipeline(s).correctors
     assert (dancer.threshold, dancer.named_threshold) == (0.9, 0.95)  # type: ignore[attr-defined]
     assert dancer.reranker.bias == -1.0  # type: ignore[attr-defined]
+    # the operator's thresholds win over the scorer's (a named threshold never below the other)
+    (stricter,) = build_pipeline(settings(catalog_file, correctors="dancer", data_dir=str(tmp_path / "data"),
+                                          dancer_scorer=str(mine), dancer_thresholds="0.97")).correctors
+    assert (stricter.threshold, stricter.named_threshold) == (0.97, 0.97)  # type: ignore[attr-defined]
     # Cyrillic spans keep the bundled Russian scorer
     assert dancer.cyrillic_reranker == Reranker.load(bundled_weights("ru"))  # type: ignore[attr-defined]
     with pytest.raises(ConfigError, match="no reranker weights"):

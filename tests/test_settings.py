@@ -19,6 +19,9 @@ def test_defaults_and_env():
     ("EMENDO_BATCH_SIZE", "0", ">= 1"),
     ("EMENDO_BATCH_WITHIN", "-1", "BATCH_WITHIN"),
     ("EMENDO_CORRECTORS", " , ", "names no corrector"),
+    ("EMENDO_DANCER_THRESHOLDS", "0.7,x", "DANCER_THRESHOLDS"),
+    ("EMENDO_DANCER_THRESHOLDS", "1.5", "DANCER_THRESHOLDS"),
+    ("EMENDO_DANCER_THRESHOLDS", "0.5,0.6,0.7", "DANCER_THRESHOLDS"),
 ])
 def test_bad_values(var, value, words):
     with pytest.raises(ConfigError, match=words):
@@ -30,3 +33,9 @@ def test_table_documents_every_setting():
     assert set(SETTINGS_DOC) == set(Settings.__dataclass_fields__)
     for var, _ in SETTINGS_DOC.values():
         assert f"`{var}`" in table
+
+
+def test_dancer_thresholds():
+    assert Settings.from_env({}).dancer_threshold_values == (None, None)
+    assert Settings.from_env({"EMENDO_DANCER_THRESHOLDS": "0.7"}).dancer_threshold_values == (0.7, None)
+    assert Settings.from_env({"EMENDO_DANCER_THRESHOLDS": " 0.6, 0.8 "}).dancer_threshold_values == (0.6, 0.8)

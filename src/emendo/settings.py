@@ -40,6 +40,10 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "dancer_scorer": ("EMENDO_DANCER_SCORER",
                       "DANCER scorer weights (`scripts/train_dancer_reranker.py --out`) for English and other "
                       "Latin-script spans; empty: the bundled scorer"),
+    "dancer_thresholds": ("EMENDO_DANCER_THRESHOLDS",
+                          "DANCER's decision thresholds `t` or `t,named` (0-1: the probability a replacement needs; "
+                          "`named`: for a span that names another catalog entity, never below `t`); empty: those "
+                          "tuned with the scorer. Higher: fewer sound-alikes written where the catalog lacks a name"),
     "entity_topic": ("EMENDO_ENTITY_TOPIC",
                      "compacted topic of catalog updates (key `<catalog>/<id>`; value: entity JSON, or a "
                      "tombstone to delete) that workers follow"),
@@ -71,6 +75,7 @@ class Settings:
     entity_catalogs: str = ""
     entity_default_catalog: str = "default"
     dancer_scorer: str = ""
+    dancer_thresholds: str = ""
     entity_topic: str = "emendo.entities"
     max_text_chars: int = 20_000
     web_host: str = "127.0.0.1"
@@ -82,6 +87,7 @@ class Settings:
         for name in ("partitions", "batch_size", "max_text_chars"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{SETTINGS_DOC[name][0]} must be >= 1, got {getattr(self, name)}")
+        self.dancer_threshold_values  # noqa: B018 (validates EMENDO_DANCER_THRESHOLDS)
         if not 0 < self.batch_within <= 60:
             raise ConfigError(f"EMENDO_BATCH_WITHIN must be in (0, 60] seconds, got {self.batch_within}")
         if not 0 <= self.web_port < 65536:
@@ -103,6 +109,20 @@ class Settings:
                 values[f.name] = _convert(var, env[var], type(getattr(cls(), f.name)))
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def dancer_threshold_values(self) -> tuple[float | None, float | None]:
+        """(threshold, named threshold) from ``dancer_thresholds``; None where unset (the scorer's own)."""
+        if not self.dancer_thresholds.strip():
+            return None, None
+        try:
+            values = [float(x) for x in self.dancer_thresholds.split(",")]
+        except ValueError:
+            values = []
+        if not 1 <= len(values) <= 2 or not all(0 < v <= 1 for v in values):
+            raise ConfigError(f"EMENDO_DANCER_THRESHOLDS must be 't' or 't,named' with values in (0, 1], "
+                              f"got {self.dancer_thresholds!r}")
+        return values[0], values[1] if len(values) == 2 else None
 
     @property
     def bootstrap_servers(self) -> str:

@@ -59,7 +59,9 @@ def _dancer(settings: Settings) -> Corrector:
         matrix = DenseIndex.embeddings(entities, embedder, cache_dir=cache_dir() / "entity-embeddings",
                                        progress=True)
         dense[name] = LiveDenseIndex(catalog, name, entities, matrix, embedder=embedder)
-    options = DancerOptions(default_catalog=settings.entity_default_catalog)
+    threshold, named = settings.dancer_threshold_values
+    options = DancerOptions(default_catalog=settings.entity_default_catalog, threshold=threshold,
+                            named_threshold=named)
     # a scorer of one's own serves the Latin-script spans; Cyrillic ones keep the bundled Russian scorer
     reranker = Reranker.load(settings.dancer_scorer) if settings.dancer_scorer else None
     ru = bundled_weights("ru")
