@@ -559,7 +559,10 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
     threshold, then the highest named threshold, then the smallest slope (the dev split is small, and
     real text outside it has more ordinary words and correct names that a lower threshold changes).
     With ``folds`` (fold -> scorer trained without it; see :func:`fold_of`), each text is scored by the
-    scorer of its fold (cross-fitting), not by ``reranker``, which may have been trained on it."""
+    scorer of its fold (cross-fitting), not by ``reranker``, which may have been trained on it.
+    ``max_open_world`` bounds the relative NE-CER increase over the recogniser's output of the
+    confusable utterances scored as if their catalog lacked their entities (``open_world`` in the
+    grid, reported whether bounded or not)."""
     records = [r for r in records if r["split"] == "dev" and "hyp" in r]
     rare = list(rare)
     # the bounds count what the thresholds change: with the plain-text rules of serving off, the
