@@ -88,8 +88,8 @@ _STOP_WORDS = ("the and for with from that this was were are has have had its hi
                "one also not but into over under about after before")
 _STOP = frozenset(_STOP_WORDS.split())
 log = logging.getLogger(__name__)
-# per span (token range): its context words; the description idf; per span: its phonetic candidates' overlaps
-_Context = tuple[dict[tuple[int, int], set[str]], dict[str, float], dict[tuple[int, int], dict[str, float]]]
+# per span (token range): its context words; the description idf
+_Context = tuple[dict[tuple[int, int], set[str]], dict[str, float]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -482,8 +482,6 @@ class DancerCorrector:
         contexts = {(s[0], s[1]): description_words(text[:s[2]] + " " + text[s[3]:]) for s in spans}
         query, nearest = pending.result() if pending is not None else self._retrieve(text, dense)
         phonetic = self._pool_pruned(phonetic, dense, query)
-        overlaps = {where: {c.entity.id: _overlap(c.entity.description, contexts[where], idf) for c in found}
-                    for where, found in phonetic.items()}
         known_open = bool(nearest) and self._known_spans_open()
         looked = [s for s in spans if s[6] or known_open]
         dense_hits = _DenseForms(nearest, [text[s[2]:s[3]] for s in looked], [max(self._limits(s)) for s in looked])
@@ -504,7 +502,7 @@ class DancerCorrector:
                 gathered.append(_Gathered(span, found, doubt.of(span[2], span[3])))
         if gathered and self.reads_pronunciations:  # the words of the spans with candidates, in one espeak-ng call
             prefetch_words(w for g in gathered for w in words_of(text[g.span[2]:g.span[3]]))
-        out = self._score(text, gathered, (dense, query, dense_hits.rank), (contexts, idf, overlaps), len(index))
+        out = self._score(text, gathered, (dense, query, dense_hits.rank), (contexts, idf), len(index))
         if opts.named_once and named:
             out = [s for s in out if _named_here(s, named)]
         return out
@@ -656,12 +654,12 @@ class DancerCorrector:
         """The features and probabilities of every gathered span's candidates, as one table (a span's
         rows are a segment; "gap" features compare a candidate with the best of its span's others);
         ``retrieved``: the dense index, the utterance's embedding and its dense hits' ranks; ``context``:
-        each span's context words, the description idf and the phonetic candidates' overlaps."""
+        each span's context words and the description idf."""
         if not gathered:
             return []
         opts = self.options
         dense, query, dense_rank = retrieved
-        contexts, idf, known = context
+        contexts, idf = context
         spans = [g.span for g in gathered]
         texts = [text[s[2]:s[3]] for s in spans]
         folded = [cached_fold(t) for t in texts]
@@ -679,12 +677,9 @@ class DancerCorrector:
                 [f"{surface}: {entity.description}" for entity, surface, _ in g.found.values()]) @ query).tolist()]
         cos = np.asarray(cosines, dtype=np.float32)  # float32 as in training
         dist = np.asarray([r[2] for r in rows], dtype=np.float32)
-        overlaps = []
-        for g, s in zip(gathered, spans, strict=True):
-            done, words = known.get((s[0], s[1]), {}), contexts[s[0], s[1]]
-            overlaps += [done[eid] if eid in done else _overlap(entity.description, words, idf)
-                         for eid, (entity, _, _) in g.found.items()]
-        overlap = np.asarray(overlaps, dtype=np.float32)
+        overlap = np.asarray([_overlap(entity.description, contexts[s[0], s[1]], idf)
+                              for g, s in zip(gathered, spans, strict=True) for entity, _, _ in g.found.values()],
+                             dtype=np.float32)
         identical = np.asarray([cached_fold(r[1]) == folded[k] for k, r in zip(seg.tolist(), rows, strict=True)],
                                dtype=np.float32)
         # pronunciations cost ~0.1 ms a span: only for a scorer that reads them, and not for Cyrillic
