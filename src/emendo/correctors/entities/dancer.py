@@ -475,7 +475,8 @@ class DancerCorrector:
                 if pending is not None:
                     time.sleep(0)  # let the worker take the GIL between its native calls (else it waits ~5 ms)
                 heard = text[s[2]:s[3]]
-                limit = opts.phonetic_limit if is_cyrillic(heard) else max(opts.phonetic_limit, opts.phonetic_pool)
+                pooled = opts.phonetic_pool > opts.phonetic_limit and not is_cyrillic(heard)
+                limit = opts.phonetic_pool if pooled else opts.phonetic_limit
                 phonetic[s[0], s[1]] = index.candidates(heard, limit, opts.max_distance)
         # what needs no embedding is done before waiting for it: the spans' context words
         idf = idf or {}
