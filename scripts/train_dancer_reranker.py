@@ -477,11 +477,13 @@ def main(argv: list[str] | None = None) -> int:
         np.savez_compressed(args.dump_features, X=X, y=y, g=g, features=np.asarray(FEATURES))
         return 0
     held = (g // 100) % 5 == 0  # synthetic held-out groups: the fallback threshold's precision rule
-    meta = {"size_reference": len(corrector.dense["default"])}
+    meta: dict[str, Any] = {"size_reference": len(corrector.dense["default"])}
     trained: dict[str, Any] = {}
     if args.retune:  # the given weights, trained before at this catalog size
         loaded = Reranker.load(args.retune)
         trained = {k: loaded.meta[k] for k in ("rows", "positives", "utterances", "command") if k in loaded.meta}
+        if loaded.stack is not None:  # the context scorer's combination (scripts/stack_context_scorer.py)
+            meta["context"] = loaded.stack
         reranker = dataclasses.replace(loaded, meta=meta)
         threshold = named_threshold = float(loaded.meta.get("threshold", 0.5))
     else:
@@ -526,6 +528,7 @@ def main(argv: list[str] | None = None) -> int:
                        "clean_sentences": len(clean), "catalog_size": len(corrector.dense["default"]),
                        "seed": args.seed, "excluded_entities": len(exclude), "encoder": embedder.fingerprint,
                        "options": dataclasses.asdict(served),
+                       **({"context": reranker.stack} if reranker.stack is not None else {}),
                        "command": "scripts/train_dancer_reranker.py " + " ".join(argv or sys.argv[1:]),
                        **({"trained": trained} if args.retune else {})}}
     out = Path(args.out)
@@ -723,7 +726,8 @@ def rescore(reranker: Reranker, scored: list[tuple[int, list[Scored]]], texts: S
         if not found:
             out.append([])
             continue
-        p = scorer.probabilities(np.asarray([s.features for s in found]), size)
+        read = np.asarray([np.nan if s.context is None else s.context for s in found])  # context scorer logits
+        p = scorer.probabilities(np.asarray([s.features for s in found]), size, read)
         out.append([dataclasses.replace(s, probability=float(q)) for s, q in zip(found, p.tolist(), strict=True)])
     return out
 

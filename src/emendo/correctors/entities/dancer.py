@@ -63,6 +63,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from emendo.correctors.entities.catalog import Catalog
+from emendo.correctors.entities.context import ContextScorer
 from emendo.correctors.entities.index import Candidate, EntityIndex, bounded_distance, cached_fold, class_key
 from emendo.correctors.entities.inflect import nearest_form
 from emendo.correctors.entities.pednec import FUNCTION_WORDS, builtin_lexicon, builtin_proper_words, tokenize
@@ -73,7 +74,7 @@ from emendo.correctors.entities.phonemes import prefetch as prefetch_phonemes
 from emendo.correctors.entities.phonemes import prefetch_words
 from emendo.correctors.entities.phonemes import words as words_of
 from emendo.correctors.entities.phonetic import DEFAULT_WEIGHTS, is_cyrillic, phonetic_keys
-from emendo.correctors.entities.retrieval import DenseIndex, Embedder, FloatArray
+from emendo.correctors.entities.retrieval import DenseIndex, Embedder, FloatArray, entity_text
 from emendo.correctors.entities.trees import Trees
 from emendo.correctors.entities.types import Entity
 from emendo.errors import ConfigError
@@ -196,6 +197,11 @@ class DancerOptions:
     # 0.3 ms more of lookups an utterance: off (README, session 19)
     phonetic_pool: int = 0
     pool_cosine: float = 0.5
+    # each Latin-script span's few best candidates (``Reranker.stack``: top and floor) are read once more
+    # by the context scorer, a cross-encoder over the utterance and the candidate's name and description
+    # (:mod:`~emendo.correctors.entities.context`), when the scorer has a combination for it (the bundled
+    # one does). False: the feature scorer alone, with the thresholds tuned for it alone
+    context_scorer: bool = True
     default_catalog: str = "default"
 
     def __post_init__(self) -> None:
@@ -226,6 +232,7 @@ class Scored:
     surface: str
     features: tuple[float, ...]
     probability: float = 0.0
+    context: float | None = None  # the context scorer's logit, when it was asked
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,18 +273,42 @@ class Reranker:
         return cls(tuple(data["weights"]), float(data["bias"]), tuple(data["mean"]), tuple(data["scale"]),
                    data.get("meta", {}), trees)
 
-    def probabilities(self, table: npt.NDArray[np.float64], catalog_size: int | None = None) -> npt.NDArray[np.float64]:
-        """:meth:`probability` of every row of a (candidates x features) table."""
+    def raw(self, table: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """The feature scorer's log-odds of every row of a (candidates x features) table, at the
+        catalog size it was trained at, without the context scorer."""
         table = table[:, :self.feature_count]
-        z = self.bias + self.size_shift(catalog_size) + (
+        z: npt.NDArray[np.float64] = self.bias + (
             self.trees.raw(table) if self.trees is not None
             else ((table - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.weights))
+        return z
+
+    def probabilities(self, table: npt.NDArray[np.float64], catalog_size: int | None = None,
+                      context: npt.NDArray[np.float64] | None = None) -> npt.NDArray[np.float64]:
+        """:meth:`probability` of every row of a (candidates x features) table; ``context``: the
+        context scorer's logit of each row (NaN where it was not asked), combined with the feature
+        scorer's log-odds as :attr:`stack` says."""
+        z = self.raw(table)
+        stack = self.stack
+        if context is not None and stack is not None:
+            asked = ~np.isnan(context)
+            z = np.where(asked, stack["lr"] * z + stack["context"] * np.nan_to_num(context) + stack["bias"], z)
+        z = z + self.size_shift(catalog_size)
         out: npt.NDArray[np.float64] = 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
         return out
 
+    @property
+    def stack(self) -> dict[str, Any] | None:
+        """How the context scorer's logit joins the feature scorer (``meta["context"]``), or None:
+        ``lr`` x the feature log-odds + ``context`` x the logit + ``bias``, for each span's ``top``
+        candidates whose feature probability (at the trained catalog size) is at least ``floor``;
+        ``model``: the context scorer's folder under ``emendo/data/models``."""
+        found = self.meta.get("context")
+        return found if isinstance(found, dict) else None
+
     def probability(self, features: Sequence[float], catalog_size: int | None = None) -> float:
         """The probability that a candidate (its :data:`FEATURES`) is the entity the span meant,
-        in a catalog of ``catalog_size`` entities (None: the size the weights were trained at)."""
+        in a catalog of ``catalog_size`` entities (None: the size the weights were trained at), by
+        the feature scorer alone."""
         if self.trees is not None:
             return float(self.probabilities(np.asarray([features], dtype=np.float64), catalog_size)[0])
         z = self.bias + self.size_shift(catalog_size) + sum(
@@ -313,7 +344,7 @@ class DancerCorrector:
     def __init__(self, catalog: Catalog, embedder: Embedder, dense: dict[str, DenseIndex], *,
                  reranker: Reranker | None = None, options: DancerOptions = DancerOptions(),
                  lexicon: Collection[str] | None = None, cyrillic_reranker: Reranker | None = None,
-                 proper_words: Collection[str] | None = None) -> None:
+                 proper_words: Collection[str] | None = None, context_scorer: ContextScorer | None = None) -> None:
         self.catalog = catalog
         self.embedder = embedder
         self.dense = dense  # catalog name -> dense index over that catalog's entities
@@ -327,6 +358,18 @@ class DancerCorrector:
         if self.reads_pronunciations and not phonemes_available():
             raise ConfigError("this DANCER scorer reads pronunciations: pip install 'emendo[phonemes]' (espeak-ng)")
         self.options = options
+        # the context scorer: given, else the one the scorer's combination names, unless switched off
+        stack = self.reranker.stack
+        if not options.context_scorer or stack is None:
+            context_scorer = None
+        elif context_scorer is None:
+            context_scorer = ContextScorer(Path(str(resources.files("emendo").joinpath(
+                f"data/models/{stack.get('model', 'context')}"))))
+        self.context_scorer = context_scorer
+        if context_scorer is not None and stack is not None and stack.get("fingerprint") not in (
+                None, context_scorer.fingerprint):
+            log.warning("DANCER scorer combined with context scorer %s, served with %s: retune it",
+                        stack.get("fingerprint"), context_scorer.fingerprint)
         self.lexicon = builtin_lexicon() if lexicon is None else lexicon
         self.proper_words: Collection[str] = (builtin_proper_words() if proper_words is None else proper_words) \
             if options.keep_derived_words else frozenset()
@@ -713,11 +756,13 @@ class DancerCorrector:
         table[:, _PHONE + 1] = phone - _best_other(phone, seg, starts, ends, largest=False, empty=1.0)
         probabilities = np.empty(len(ids))
         on_cyrillic = np.asarray(cyrillic)[seg]
+        read = self._ask_context(text, table, ~on_cyrillic, seg, rows, spans)  # the context scorer's logits
         for reranker, rows_of in ((self.reranker, ~on_cyrillic), (self.cyrillic_reranker, on_cyrillic)):
             if rows_of.any():
-                probabilities[rows_of] = reranker.probabilities(table[rows_of], catalog_size)
+                probabilities[rows_of] = reranker.probabilities(table[rows_of], catalog_size, read[rows_of])
         out = []
         features, chances = table.tolist(), probabilities.tolist()
+        logits = [None if math.isnan(c) else c for c in read.tolist()]
         for k, g in enumerate(gathered):
             first, last, start, end = spans[k][:4]
             # "kuwaiti" is not taken for Kuwait, yet Kuwait stays among the candidates the others' features
@@ -733,8 +778,30 @@ class DancerCorrector:
                 # followed by "the first" does not become "Ptolemy I the first"
                 if not numbered and _says_number(surface):
                     continue
-                out.append(Scored(first, last, start, end, entity, surface, tuple(features[j]), chances[j]))
+                out.append(Scored(first, last, start, end, entity, surface, tuple(features[j]), chances[j],
+                                  logits[j]))
         return out
+
+    def _ask_context(self, text: str, table: npt.NDArray[np.float64], eligible: npt.NDArray[np.bool_],
+                     seg: npt.NDArray[np.int64], rows: list[tuple[Entity, str, float]],
+                     spans: list[tuple[int, int, int, int, bool, bool, bool]]) -> npt.NDArray[np.float64]:
+        """The context scorer's logit for each ``eligible`` span's ``top`` candidates by the feature
+        scorer among those at ``floor`` or above (:attr:`Reranker.stack`), in one batch; NaN elsewhere."""
+        context = np.full(len(table), np.nan)
+        stack = self.reranker.stack
+        if self.context_scorer is None or stack is None or not eligible.any():
+            return context
+        raw = self.reranker.raw(table)
+        floor = float(stack["floor"])
+        passing = eligible & (raw >= math.log(floor / (1.0 - floor)))
+        asked: list[int] = []
+        for k in np.unique(seg[passing]).tolist():
+            mine = np.flatnonzero(passing & (seg == k))
+            asked += mine[np.argsort(-raw[mine], kind="stable")][:int(stack["top"])].tolist()
+        if asked:
+            items = [(spans[seg[i]][2], spans[seg[i]][3], rows[i][1], entity_text(rows[i][0])) for i in asked]
+            context[asked] = self.context_scorer.logits(text, items)
+        return context
 
     @staticmethod
     def _choose(scored: list[Scored]) -> list[Scored]:

@@ -1,0 +1,247 @@
+"""Train DANCER's context scorer: a cross-encoder over (utterance with the span marked, candidate).
+
+The feature scorer (logistic regression over :data:`~emendo.correctors.entities.dancer.FEATURES`)
+sees a candidate only through numbers: sound distances, a cosine between the whole utterance and the
+entity text, word overlaps. This model reads both texts together::
+
+    [CLS] my cousin lives in [ angola ] city in india [SEP] Ankola | Ankola: city in India [SEP]
+
+and gives one logit: is this the entity the speaker named? It starts from the bundled sentence
+encoder (4 MiniLM layers, ``emendo/data/models/minilm/model.int8.onnx``; its int8 weights are
+dequantised into a torch ``BertModel``, so no other download is needed), adds mean pooling and a
+linear head, and is fine-tuned with binary cross-entropy on the pairs
+``scripts/dump_dancer_pairs.py`` writes. The word embeddings stay frozen (the export rebuilds them
+from the same ONNX file).
+
+Cross-fitting: with ``--folds 2`` two models are trained, each on one fold (``f`` of the pairs), and
+each scores the other fold; those out-of-fold logits (``oof.npy``, row order of the pairs file) train
+the combination with the feature scorer without the cross-encoder having seen the pair. The final
+model is trained on every pair. Written to ``--out``: ``weights.safetensors`` (fp16, every parameter
+but the word embeddings), ``oof.npy``, ``report.json``. ``scripts/export_context_scorer.py`` turns
+the weights into int8 ONNX. Meant for a GPU (a few minutes on an H100/H200); ``--device cpu
+--limit 2000`` checks it here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import math
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emendo.correctors.entities.context import candidate_text, marked
+
+ONNX = "src/emendo/data/models/minilm/model.int8.onnx"
+TOKENIZER = "src/emendo/data/models/minilm/tokenizer.json"
+LAYERS = 4
+
+
+def dequantised_state(path: str) -> dict[str, np.ndarray]:
+    """A ``BertModel`` state dict (numpy, fp32) from the bundled int8 ONNX encoder."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(path).graph
+    init = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    state: dict[str, np.ndarray] = {}
+    for name, value in init.items():
+        if name.startswith("model.") and not name.endswith(("_quantized", "_scale", "_zero_point")):
+            state[name[len("model."):]] = value.astype(np.float32)
+    for part in ("word_embeddings", "token_type_embeddings", "position_embeddings"):
+        base = f"model.embeddings.{part}.weight"
+        q = init[base + "_quantized"].astype(np.float32)
+        state[f"embeddings.{part}.weight"] = (q - init[base + "_zero_point"].astype(np.float32)) * init[base + "_scale"]
+    for node in graph.node:
+        if node.op_type != "MatMulInteger":
+            continue
+        # /model/encoder/layer.0/attention/self/query/MatMul_quant -> encoder.layer.0.attention.self.query
+        module = node.name.strip("/").split("/")[1:-1]
+        weight = node.input[1].removesuffix("_quantized")
+        q = init[weight + "_quantized"].astype(np.float32)  # [in, out], per output channel
+        w = (q - init[weight + "_zero_point"].astype(np.float32)) * init[weight + "_scale"]
+        state[".".join(module) + ".weight"] = w.T.copy()
+    return state
+
+
+def build(device: str) -> Any:
+    """The cross-encoder (BertModel from the dequantised encoder + mean pooling + linear head)."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    config = BertConfig(vocab_size=30522, hidden_size=384, num_hidden_layers=LAYERS, num_attention_heads=12,
+                        intermediate_size=1536, max_position_embeddings=512, type_vocab_size=2,
+                        attn_implementation="eager")
+
+    class CrossEncoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = BertModel(config, add_pooling_layer=False)
+            self.head = torch.nn.Linear(384, 1)
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                               token_type_ids=token_type_ids).last_hidden_state
+            m = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+            return self.head(pooled).squeeze(-1)
+
+    model = CrossEncoder()
+    state = {k: torch.from_numpy(v) for k, v in dequantised_state(ONNX).items()}
+    missing, unexpected = model.bert.load_state_dict(state, strict=False)
+    missing = [m for m in missing if "position_ids" not in m]
+    if missing or unexpected:
+        raise SystemExit(f"state mismatch: missing {missing}, unexpected {unexpected}")
+    model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
+    return model.to(device)
+
+
+def encode(tokenizer: Any, rows: list[dict[str, Any]], max_length: int) -> tuple[np.ndarray, ...]:
+    """input_ids, attention_mask, token_type_ids (int64, padded to the longest) of ``rows``."""
+    encs = tokenizer.encode_batch([(marked(r["t"], r["s"], r["e"]), candidate_text(r["n"], r["c"])) for r in rows])
+    width = max(len(e.ids) for e in encs)
+    ids = np.zeros((len(encs), width), dtype=np.int64)
+    mask, types = np.zeros_like(ids), np.zeros_like(ids)
+    for i, e in enumerate(encs):
+        n = len(e.ids)
+        ids[i, :n], mask[i, :n], types[i, :n] = e.ids, e.attention_mask, e.type_ids
+    return ids, mask, types
+
+
+def tokenizer_for(max_length: int) -> Any:
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(TOKENIZER)
+    tok.no_padding()
+    tok.enable_truncation(max_length, strategy="longest_first")
+    return tok
+
+
+def train(rows: list[dict[str, Any]], args: argparse.Namespace, seed: int) -> Any:
+    import torch
+
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    model = build(args.device)
+    tok = tokenizer_for(args.max_length)
+    params = [p for p in model.parameters() if p.requires_grad]
+    head = [p for n, p in model.named_parameters() if n.startswith("head")]
+    body = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("head")]
+    opt = torch.optim.AdamW([{"params": body, "lr": args.lr}, {"params": head, "lr": args.lr * 10}],
+                            weight_decay=0.01)
+    steps = args.epochs * math.ceil(len(rows) / args.batch)
+    warm = max(1, steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (steps - s) / max(1, steps - warm)))
+    pos_weight = torch.tensor(args.pos_weight, device=args.device)
+    model.train()
+    step, t0 = 0, time.time()
+    for _epoch in range(args.epochs):
+        order = list(range(len(rows)))
+        rng.shuffle(order)
+        for b in range(0, len(order), args.batch):
+            chunk = [rows[i] for i in order[b:b + args.batch]]
+            ids, mask, types = (torch.from_numpy(x).to(args.device) for x in encode(tok, chunk, args.max_length))
+            y = torch.tensor([float(r["y"]) for r in chunk], device=args.device)
+            with torch.autocast(args.device, dtype=torch.bfloat16, enabled=args.device == "cuda"):
+                logits = model(ids, mask, types).float()
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y, pos_weight=pos_weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            if step % 200 == 0:
+                print(f"step {step}/{steps} loss {loss.item():.4f} {time.time() - t0:.0f}s", flush=True)
+    model.eval()
+    return model
+
+
+def predict(model: Any, rows: list[dict[str, Any]], args: argparse.Namespace) -> np.ndarray:
+    import torch
+
+    tok = tokenizer_for(args.max_length)
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i]["t"]) + len(rows[i]["c"]))
+    out = np.zeros(len(rows), dtype=np.float32)
+    with torch.no_grad():
+        for b in range(0, len(order), 1024):
+            idx = order[b:b + 1024]
+            ids, mask, types = (torch.from_numpy(x).to(args.device)
+                                for x in encode(tok, [rows[i] for i in idx], args.max_length))
+            with torch.autocast(args.device, dtype=torch.bfloat16, enabled=args.device == "cuda"):
+                out[idx] = model(ids, mask, types).float().cpu().numpy()
+    return out
+
+
+def top1(rows: list[dict[str, Any]], score: np.ndarray) -> dict[str, float]:
+    """Per span (utterance, start, end) with a positive: share whose best-scored candidate is it."""
+    best: dict[tuple[int, int, int], tuple[float, int]] = {}
+    has: set[tuple[int, int, int]] = set()
+    for r, s in zip(rows, score, strict=True):
+        key = (r["u"], r["s"], r["e"])
+        if r["y"]:
+            has.add(key)
+        if key not in best or s > best[key][0]:
+            best[key] = (float(s), r["y"])
+    hit = sum(1 for k in has if best[k][1])
+    return {"spans_with_gold": len(has), "top1": round(hit / max(1, len(has)), 4)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("pairs", help="scripts/dump_dancer_pairs.py output (.jsonl.gz)")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=5e-5)
+    ap.add_argument("--pos-weight", type=float, default=1.0)
+    ap.add_argument("--max-length", type=int, default=96)
+    ap.add_argument("--folds", type=int, default=2, help="cross-fitted models for out-of-fold logits (0: none)")
+    ap.add_argument("--limit", type=int, default=0, help="first N pairs only (a quick check)")
+    ap.add_argument("--seed", type=int, default=5)
+    args = ap.parse_args(argv)
+    from safetensors.torch import save_file
+
+    with gzip.open(args.pairs, "rt", encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh]
+    if args.limit:
+        rows = rows[:args.limit]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {"pairs": len(rows), "positives": sum(r["y"] for r in rows), "args": vars(args)}
+    p = np.asarray([r["p"] for r in rows])
+    report["feature_scorer"] = top1(rows, p)
+    t0 = time.time()
+    if args.folds:
+        oof = np.zeros(len(rows), dtype=np.float32)
+        for k in range(args.folds):
+            inside = [i for i, r in enumerate(rows) if r["f"] % args.folds != k]
+            outside = [i for i, r in enumerate(rows) if r["f"] % args.folds == k]
+            model = train([rows[i] for i in inside], args, args.seed + k)
+            oof[outside] = predict(model, [rows[i] for i in outside], args)
+            print(f"fold {k}: {time.time() - t0:.0f}s", flush=True)
+        np.save(out / "oof.npy", oof)
+        report["cross_encoder_oof"] = top1(rows, oof)
+        for kind in ("syn", "real", "clean"):
+            sel = [i for i, r in enumerate(rows) if r["k"] == kind]
+            report[f"oof_{kind}"] = top1([rows[i] for i in sel], oof[sel])
+            report[f"feature_{kind}"] = top1([rows[i] for i in sel], p[sel])
+    model = train(rows, args, args.seed + 100)
+    state = {k: v.detach().to("cpu").half().contiguous() for k, v in model.state_dict().items()
+             if "word_embeddings" not in k and "position_ids" not in k}
+    save_file(state, str(out / "weights.safetensors"))
+    report["seconds"] = round(time.time() - t0, 1)
+    (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+    print(json.dumps({k: v for k, v in report.items() if k != "args"}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

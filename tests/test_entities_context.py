@@ -1,0 +1,140 @@
+"""DANCER's context scorer (cross-encoder): reading the shared embeddings, logits, the combination."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from emendo.correctors.entities.catalog import Catalog
+from emendo.correctors.entities.context import (
+    WORD_EMBEDDINGS,
+    ContextScorer,
+    candidate_text,
+    default_model_dir,
+    encoder_dir,
+    marked,
+    read_initializers,
+)
+from emendo.correctors.entities.dancer import FEATURES, DancerCorrector, DancerOptions, Reranker
+from emendo.correctors.entities.retrieval import DenseIndex
+from emendo.correctors.entities.types import Entity
+from tests.test_entities_dancer import ENTITIES, LEXICON, BagOfWords, reranker
+
+bundled = pytest.mark.skipif(not (default_model_dir() / "context.int8.onnx").is_file(),
+                             reason="bundled context scorer missing")
+
+
+def test_the_span_is_marked_and_the_candidate_reads_surface_then_entity_text() -> None:
+    assert marked("we flew to port coburn last week", 11, 22) == "we flew to [ port coburn ] last week"
+    assert candidate_text("Port Colborne", "Port Colborne: city in Canada") == \
+        "Port Colborne | Port Colborne: city in Canada"
+
+
+def test_the_word_embeddings_are_read_from_the_encoder_file_without_the_onnx_package() -> None:
+    table, scale, zero = read_initializers(encoder_dir() / "model.int8.onnx", WORD_EMBEDDINGS)
+    assert table.shape == (30522, 384) and table.dtype == np.uint8
+    assert 0 < scale < 1 and 0 <= zero <= 255
+    code = ("import sys, emendo.correctors.entities.context; "
+            "bad = [m for m in ('torch', 'transformers', 'onnx') if m in sys.modules]; assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@bundled
+def test_the_context_scorer_prefers_the_entity_the_context_describes() -> None:
+    scorer = ContextScorer()
+    golden = [  # (utterance, span, right candidate, wrong sound-alike)
+        ("my cousin lives in angola city in india", (19, 25), ("Ankola", "Ankola: city in India"),
+         ("Angola", "Angola, Republic of Angola: a republic in southwestern Africa")),
+        ("i was reading about stein and his horror books for children", (20, 25),
+         ("Stine", "Stine: American novelist who wrote horror books for children"),
+         ("Stein", "Stein: German composer of church music and organ works")),
+        ("we are travelling to port coburn city in canada next week", (21, 32),
+         ("Port Colborne", "Port Colborne: city in Canada, population 18,424"),
+         ("Cockburn", "Cockburn: city in Australia, population 104,000")),
+    ]
+    for text, (start, end), right, wrong in golden:
+        logits = scorer.logits(text, [(start, end, *right), (start, end, *wrong)])
+        assert logits.shape == (2,) and logits[0] > logits[1] + 1.0, (text, logits)
+    assert scorer.logits("nothing to ask", []).shape == (0,)
+
+
+class Recording:
+    """A stand-in context scorer that records what it is asked and answers from a table."""
+
+    fingerprint = "rec-1"
+
+    def __init__(self, answers: dict[str, float]) -> None:
+        self.answers, self.asked = answers, []  # type: ignore[var-annotated]
+
+    def logits(self, text: str, items: Sequence[tuple[int, int, str, str]]) -> np.ndarray:
+        self.asked += [(text[s:e], surface) for s, e, surface, _ in items]
+        return np.asarray([self.answers.get(surface, 0.0) for _, _, surface, _ in items], dtype=np.float32)
+
+
+def stacked(stack: dict[str, float | int | str]) -> Reranker:
+    base = reranker()
+    return Reranker(base.weights, base.bias, base.mean, base.scale, {**base.meta, "context": stack})
+
+
+def test_the_combination_joins_the_logit_only_where_the_context_scorer_was_asked() -> None:
+    scorer = stacked({"lr": 0.5, "context": 2.0, "bias": -1.0, "floor": 0.01, "top": 2})
+    table = np.zeros((3, len(FEATURES)))
+    table[:, FEATURES.index("cosine")] = [0.5, 0.25, 0.0]  # feature log-odds 2, 1, 0 (weight 4)
+    p = scorer.probabilities(table, None, np.asarray([1.5, np.nan, -3.0]))
+    z = [0.5 * 2 + 2.0 * 1.5 - 1.0, 1.0, 0.5 * 0 + 2.0 * -3.0 - 1.0]
+    assert np.allclose(p, [1 / (1 + math.exp(-v)) for v in z])
+    assert np.allclose(scorer.probabilities(table), reranker().probabilities(table))  # no logits: features alone
+    assert reranker().stack is None and scorer.stack is not None
+
+
+def corrector_with(scorer: Reranker, context: Recording | None, options: DancerOptions | None = None
+                   ) -> DancerCorrector:
+    catalog = Catalog()
+    for e in ENTITIES:
+        catalog.upsert(e)
+    embedder = BagOfWords()
+    return DancerCorrector(catalog, embedder, {"default": DenseIndex.build(ENTITIES, embedder)}, reranker=scorer,
+                           options=options or DancerOptions(dense_top=0), lexicon=LEXICON,
+                           context_scorer=context)  # type: ignore[arg-type]
+
+
+def test_the_context_scorer_reads_each_spans_best_candidates_and_can_overturn_the_feature_scorer() -> None:
+    text = "I was reading about Stien and his new horror book for children."
+    plain = corrector_with(reranker(), None)
+    assert "Stine" in plain.correct_text(text)[0]  # the features alone pick the novelist
+    # the context scorer, asked about the best candidates, is sure of the composer instead
+    recording = Recording({"Stein": 6.0, "Stine": -6.0})
+    scorer = stacked({"lr": 1.0, "context": 1.0, "bias": 0.0, "floor": 0.01, "top": 2})
+    corrector = corrector_with(scorer, recording)
+    out, chosen = corrector.correct_text(text)
+    assert "Stein" in out and chosen[0].context == 6.0
+    assert {heard for heard, _ in recording.asked} == {"Stien"}
+    assert {surface for _, surface in recording.asked} <= {"Stein", "Stine", "Marseille", "Marsala"}
+    assert len(recording.asked) <= 2  # ``top`` candidates of the one span
+    scored = corrector.score_text(text)
+    assert sum(s.context is not None for s in scored) == len(recording.asked) // 2  # asked twice: two calls
+    # a floor above every candidate's feature probability: nobody is asked
+    quiet = Recording({})
+    corrector_with(stacked({"lr": 1.0, "context": 1.0, "bias": 0.0, "floor": 0.9999, "top": 2}), quiet).score_text(text)
+    assert quiet.asked == []
+
+
+def test_the_context_scorer_can_be_switched_off_and_is_loaded_only_for_a_scorer_combined_with_it() -> None:
+    scorer = stacked({"lr": 1.0, "context": 1.0, "bias": 0.0, "floor": 0.01, "top": 2})
+    assert corrector_with(scorer, Recording({}), DancerOptions(dense_top=0, context_scorer=False)).context_scorer is None
+    assert corrector_with(reranker(), Recording({})).context_scorer is None
+
+
+@bundled
+def test_the_bundled_scorer_is_served_with_the_bundled_context_scorer() -> None:
+    bundled_scorer = Reranker.load()
+    if bundled_scorer.stack is None:
+        pytest.skip("the bundled scorer has no context combination (espeak-ng missing: the scorer without)")
+    corrector = corrector_with(bundled_scorer, None, DancerOptions())
+    assert isinstance(corrector.context_scorer, ContextScorer)
+    assert corrector.context_scorer.fingerprint == bundled_scorer.stack["fingerprint"]
