@@ -27,6 +27,7 @@ import random
 import sys
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tqdm import tqdm
@@ -59,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     corrector = make_corrector(universe(args.catalog_size), embedder, cache_dir=args.cache,
                                reranker=Reranker.load(), options=DancerOptions(phone_catalog_limit=0))
     rows, clean_texts = examples(corrector, args, excluded_ids(args.exclude), rng)
-    items = [(r["hyp"], None, r, "syn") for r in rows]
+    items: list[tuple[str, list[float] | None, dict[str, Any] | None, str]] = [
+        (r["hyp"], None, r, "syn") for r in rows]
     if args.real:
         real_rows, real_clean = real_examples(Path(args.real))
         items += [(r["hyp"], r.get("confidences"), r, "real") for r in real_rows]

@@ -22,7 +22,6 @@ from emendo.correctors.entities.context import (
 )
 from emendo.correctors.entities.dancer import FEATURES, DancerCorrector, DancerOptions, Reranker
 from emendo.correctors.entities.retrieval import DenseIndex
-from emendo.correctors.entities.types import Entity
 from tests.test_entities_dancer import ENTITIES, LEXICON, BagOfWords, reranker
 
 bundled = pytest.mark.skipif(not (default_model_dir() / "context.int8.onnx").is_file(),
@@ -116,8 +115,9 @@ def test_the_context_scorer_reads_each_spans_best_candidates_and_can_overturn_th
     assert {heard for heard, _ in recording.asked} == {"Stien"}
     assert {surface for _, surface in recording.asked} <= {"Stein", "Stine", "Marseille", "Marsala"}
     assert len(recording.asked) <= 2  # ``top`` candidates of the one span
-    scored = corrector.score_text(text)
-    assert sum(s.context is not None for s in scored) == len(recording.asked) // 2  # asked twice: two calls
+    asked = len(recording.asked)
+    scored = corrector.score_text(text)  # the logits asked for are kept with the candidates
+    assert sum(s.context is not None for s in scored) == asked == len(recording.asked) - asked
     # a floor above every candidate's feature probability: nobody is asked
     quiet = Recording({})
     corrector_with(stacked({"lr": 1.0, "context": 1.0, "bias": 0.0, "floor": 0.9999, "top": 2}), quiet).score_text(text)
@@ -126,7 +126,8 @@ def test_the_context_scorer_reads_each_spans_best_candidates_and_can_overturn_th
 
 def test_the_context_scorer_can_be_switched_off_and_is_loaded_only_for_a_scorer_combined_with_it() -> None:
     scorer = stacked({"lr": 1.0, "context": 1.0, "bias": 0.0, "floor": 0.01, "top": 2})
-    assert corrector_with(scorer, Recording({}), DancerOptions(dense_top=0, context_scorer=False)).context_scorer is None
+    off = DancerOptions(dense_top=0, context_scorer=False)
+    assert corrector_with(scorer, Recording({}), off).context_scorer is None
     assert corrector_with(reranker(), Recording({})).context_scorer is None
 
 
