@@ -3,15 +3,16 @@
 Input: the pairs (``scripts/dump_dancer_pairs.py``: the feature scorer's probability ``p`` of each
 kept candidate) and the context scorer's out-of-fold logits on them (``oof.npy`` from
 ``scripts/train_context_scorer.py``: each pair scored by a model that did not train on its fold). A
-three-weight logistic regression, ``lr`` x logit(p) + ``context`` x logit + ``bias``, is fitted on every
-pair; it is written as ``meta["context"]`` of a copy of the scorer file (with ``floor``, ``top`` and
-the context model's fingerprint), whose thresholds ``scripts/train_dancer_reranker.py --retune`` then
-tunes with the combination in place. Prints, per kind of pair, the share of spans with a gold
+three-weight logistic regression, ``lr`` x logit(p) + ``context`` x logit + ``bias``, is fitted on
+every pair (``--floor`` and ``--top``, what serving asks the context scorer about, do not change it).
+It is written as ``meta["context"]`` of a copy of the scorer file, with ``floor``, ``top`` and the
+context model's fingerprint; ``scripts/train_dancer_reranker.py --retune`` then tunes that file's
+thresholds with the combination in place. Prints, per kind of pair, the share of spans with a gold
 candidate that each scorer gets right at a given precision (the best candidate per span, ranked by
 score; a span without gold counts against precision when its best candidate is taken)::
 
     .venv/bin/python scripts/stack_context_scorer.py runs/ctx/pairs.jsonl.gz runs/ctx/a/oof.npy \\
-        src/emendo/data/models/dancer/reranker.json --out runs/ctx/reranker-ctx.json
+        src/emendo/data/models/dancer/reranker.json --out runs/ctx/reranker-ctx-f10t2.json
 """
 
 from __future__ import annotations
@@ -68,8 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("scorer", help="the feature scorer's file (its weights gave the pairs' p)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--model", default=None, help="context scorer folder (default: the bundled one)")
-    ap.add_argument("--floor", type=float, default=0.01, help="as the pairs were dumped (--floor)")
-    ap.add_argument("--top", type=int, default=4, help="candidates per span the context scorer reads")
+    ap.add_argument("--floor", type=float, default=0.1,
+                    help="serving: the context scorer reads candidates whose feature probability is at least this "
+                         "(not below the pairs' own --floor, 0.01)")
+    ap.add_argument("--top", type=int, default=2, help="serving: candidates per span the context scorer reads, at most")
     args = ap.parse_args(argv)
     with gzip.open(args.pairs, "rt", encoding="utf-8") as fh:
         rows = [json.loads(line) for line in fh]

@@ -130,6 +130,13 @@ def test_dancer_serves_the_scorer_the_settings_name(catalog_file: Path, tmp_path
     assert dancer.cyrillic_reranker == Reranker.load(bundled_weights("ru"))  # type: ignore[attr-defined]
     with pytest.raises(ConfigError, match="no reranker weights"):
         build_pipeline(settings(catalog_file, correctors="dancer", dancer_scorer=str(tmp_path / "none.json")))
+    # ``context``: the bundled scorer combined with the bundled context scorer
+    if bundled_weights("context").is_file():
+        (combined,) = build_pipeline(settings(catalog_file, correctors="dancer", data_dir=str(tmp_path / "data"),
+                                              dancer_scorer="context")).correctors
+        assert combined.reranker == Reranker.load(bundled_weights("context"))  # type: ignore[attr-defined]
+        assert combined.reranker.stack is not None  # type: ignore[attr-defined]
+        assert combined.context_scorer is not None  # type: ignore[attr-defined]
 
 
 def test_live_dense_index_skips_deleted_entities() -> None:

@@ -63,7 +63,10 @@ def _dancer(settings: Settings) -> Corrector:
     options = DancerOptions(default_catalog=settings.entity_default_catalog, threshold=threshold,
                             named_threshold=named)
     # a scorer of one's own serves the Latin-script spans; Cyrillic ones keep the bundled Russian scorer
-    reranker = Reranker.load(settings.dancer_scorer) if settings.dancer_scorer else None
+    scorer = settings.dancer_scorer
+    if scorer == "context":  # the bundled scorer combined with the context scorer (a cross-encoder)
+        scorer = str(bundled_weights("context"))
+    reranker = Reranker.load(scorer) if scorer else None
     ru = bundled_weights("ru")
     cyrillic = Reranker.load(ru) if reranker is not None and ru.is_file() else None
     dancer: Corrector = DancerCorrector(catalog, embedder, dense, options=options, reranker=reranker,

@@ -38,6 +38,12 @@ span ("richard" is not Richard I), and no span may cut through a name the text h
 form nearest the span (:mod:`~emendo.correctors.entities.inflect`). When the recogniser gave word
 confidences, a span of one or two known lower-case words one of which it was unsure of (below
 ``doubt_gate``) is gated like an unknown word: Whisper writes names as ordinary words and doubts them.
+
+A scorer file may combine the feature scorer with the context scorer (``meta["context"]``;
+:mod:`~emendo.correctors.entities.context`, a cross-encoder over the utterance and a candidate's
+name and description): each Latin-script span's ``top`` best candidates by the features (at least
+``floor``) are read by it in one batch, and a logistic combination of both log-odds decides, with
+thresholds tuned for the combination (the bundled ``reranker-context.json``; ~1.8 ms a candidate).
 """
 
 from __future__ import annotations
@@ -924,7 +930,8 @@ _WORDS, _UNKNOWN, _CAPITALISED = FEATURES.index("words"), FEATURES.index("unknow
 
 
 def bundled_weights(lang: str = "") -> Path:
-    """The bundled scorer's file: ``reranker-<lang>.json`` (``ru``: Cyrillic spans), else ``reranker.json``,
+    """The bundled scorer's file: ``reranker-<lang>.json`` (``ru``: Cyrillic spans; ``context``: the scorer
+    combined with the context scorer, which reads pronunciations too), else ``reranker.json``,
     which reads espeak-ng pronunciations, or, where espeak-ng is not installed (``piper-tts``, GPL-3.0:
     the ``phonemes`` extra), ``reranker-nophonemes.json``, trained without them."""
     if not lang and not phonemes_available():
