@@ -6,6 +6,7 @@ import math
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +21,7 @@ from emendo.correctors.entities.context import (
     marked,
     read_initializers,
 )
-from emendo.correctors.entities.dancer import FEATURES, DancerCorrector, DancerOptions, Reranker
+from emendo.correctors.entities.dancer import FEATURES, DancerCorrector, DancerOptions, Reranker, bundled_weights
 from emendo.correctors.entities.retrieval import DenseIndex
 from tests.test_entities_dancer import ENTITIES, LEXICON, BagOfWords, reranker
 
@@ -132,10 +133,29 @@ def test_the_context_scorer_can_be_switched_off_and_is_loaded_only_for_a_scorer_
 
 
 @bundled
-def test_the_bundled_scorer_is_served_with_the_bundled_context_scorer() -> None:
-    bundled_scorer = Reranker.load()
-    if bundled_scorer.stack is None:
-        pytest.skip("the bundled scorer has no context combination (espeak-ng missing: the scorer without)")
-    corrector = corrector_with(bundled_scorer, None, DancerOptions())
+def test_the_bundled_combined_scorer_is_served_with_the_bundled_context_scorer() -> None:
+    path = bundled_weights("context")
+    if not path.is_file():
+        pytest.skip("no combined scorer bundled")
+    combined = Reranker.load(path)
+    assert combined.stack is not None and Reranker.load().stack is None  # the default scorer stays the features'
+    corrector = corrector_with(combined, None, DancerOptions())
     assert isinstance(corrector.context_scorer, ContextScorer)
-    assert corrector.context_scorer.fingerprint == bundled_scorer.stack["fingerprint"]
+    assert corrector.context_scorer.fingerprint == combined.stack["fingerprint"]
+    assert corrector_with(Reranker.load(), None, DancerOptions()).context_scorer is None
+
+
+def test_the_combination_fit_recovers_known_weights_and_recall_at_precision_counts_spans() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from stack_context_scorer import fit, recall_at
+
+    rng = np.random.default_rng(0)
+    z, c = rng.normal(size=20000), rng.normal(size=20000)
+    y = (rng.random(20000) < 1 / (1 + np.exp(-(1.5 * z + 0.5 * c - 1.0)))).astype(float)
+    w = fit(np.stack([z, c, np.ones_like(z)], axis=1), y)
+    assert np.allclose(w, [1.5, 0.5, -1.0], atol=0.1)
+    rows = [{"u": 0, "s": 0, "e": 3, "y": 1}, {"u": 0, "s": 0, "e": 3, "y": 0},  # span with gold, ranked right
+            {"u": 1, "s": 0, "e": 3, "y": 0}, {"u": 1, "s": 0, "e": 3, "y": 1},  # span with gold, ranked wrong
+            {"u": 2, "s": 4, "e": 9, "y": 0}]  # no gold: taking it costs precision
+    got = recall_at(rows, np.asarray([3.0, 1.0, 2.0, 0.5, -1.0]), (1.0, 0.5))
+    assert got == {"1": 0.5, "0.5": 0.5}
