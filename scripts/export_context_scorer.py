@@ -66,7 +66,7 @@ def export(model: Any, out: Path, opset: int) -> None:
     rows = [{"t": "a short one", "s": 2, "e": 7, "n": "Shorter", "c": "Shorter: a place"},
             {"t": "we flew to port coburn last week", "s": 11, "e": 22, "n": "Port Colborne",
              "c": "Port Colborne: city in Canada, population 18,424"}]
-    ids, mask, types = (torch.from_numpy(x) for x in encode(tok, rows, 96))
+    ids, mask, types = (torch.from_numpy(x) for x in encode(tok, rows))
     embeds = model.bert.embeddings.word_embeddings(ids)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -96,7 +96,7 @@ def parity(model: Any, out: Path, pairs: str, count: int, seed: int) -> dict[str
             break
         picked += by_utt[u]
     tok = tokenizer_for(96)
-    ref = np.concatenate([model(*(torch.from_numpy(x) for x in encode(tok, picked[b:b + 64], 96))).numpy()
+    ref = np.concatenate([model(*(torch.from_numpy(x) for x in encode(tok, picked[b:b + 64]))).numpy()
                           for b in range(0, len(picked), 64)])
     scorer = ContextScorer(out)
     got = np.concatenate([scorer.pair_logits([(marked(r["t"], r["s"], r["e"]), candidate_text(r["n"], r["c"]))

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from emendo.correctors.entities.context import candidate_text, marked
+from emendo.correctors.entities.context import candidate_text, encode_pairs, marked
 
 ONNX = "src/emendo/data/models/minilm/model.int8.onnx"
 TOKENIZER = "src/emendo/data/models/minilm/tokenizer.json"
@@ -101,16 +101,9 @@ def build(device: str) -> Any:
     return model.to(device)
 
 
-def encode(tokenizer: Any, rows: list[dict[str, Any]], max_length: int) -> tuple[np.ndarray, ...]:
-    """input_ids, attention_mask, token_type_ids (int64, padded to the longest) of ``rows``."""
-    encs = tokenizer.encode_batch([(marked(r["t"], r["s"], r["e"]), candidate_text(r["n"], r["c"])) for r in rows])
-    width = max(len(e.ids) for e in encs)
-    ids = np.zeros((len(encs), width), dtype=np.int64)
-    mask, types = np.zeros_like(ids), np.zeros_like(ids)
-    for i, e in enumerate(encs):
-        n = len(e.ids)
-        ids[i, :n], mask[i, :n], types[i, :n] = e.ids, e.attention_mask, e.type_ids
-    return ids, mask, types
+def encode(tokenizer: Any, rows: list[dict[str, Any]]) -> tuple[np.ndarray, ...]:
+    """input_ids, attention_mask, token_type_ids (int64, padded to the longest) of ``rows``' pairs."""
+    return encode_pairs(tokenizer, [(marked(r["t"], r["s"], r["e"]), candidate_text(r["n"], r["c"])) for r in rows])
 
 
 def tokenizer_for(max_length: int) -> Any:
@@ -146,7 +139,7 @@ def train(rows: list[dict[str, Any]], args: argparse.Namespace, seed: int) -> An
         rng.shuffle(order)
         for b in range(0, len(order), args.batch):
             chunk = [rows[i] for i in order[b:b + args.batch]]
-            ids, mask, types = (torch.from_numpy(x).to(args.device) for x in encode(tok, chunk, args.max_length))
+            ids, mask, types = (torch.from_numpy(x).to(args.device) for x in encode(tok, chunk))
             y = torch.tensor([float(r["y"]) for r in chunk], device=args.device)
             with torch.autocast(args.device, dtype=torch.bfloat16, enabled=args.device == "cuda"):
                 logits = model(ids, mask, types).float()
@@ -173,7 +166,7 @@ def predict(model: Any, rows: list[dict[str, Any]], args: argparse.Namespace) ->
         for b in range(0, len(order), 1024):
             idx = order[b:b + 1024]
             ids, mask, types = (torch.from_numpy(x).to(args.device)
-                                for x in encode(tok, [rows[i] for i in idx], args.max_length))
+                                for x in encode(tok, [rows[i] for i in idx]))
             with torch.autocast(args.device, dtype=torch.bfloat16, enabled=args.device == "cuda"):
                 out[idx] = model(ids, mask, types).float().cpu().numpy()
     return out

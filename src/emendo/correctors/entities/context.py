@@ -84,17 +84,23 @@ class ContextScorer:
         """Logits of ready-made (first segment, second segment) pairs, in one batch."""
         if not pairs:
             return np.zeros(0, dtype=np.float32)
-        encs = self.tokenizer.encode_batch(list(pairs))
-        width = max(len(e.ids) for e in encs)
-        ids = np.zeros((len(encs), width), dtype=np.int64)
-        mask, types = np.zeros_like(ids), np.zeros_like(ids)
-        for row, enc in enumerate(encs):
-            n = len(enc.ids)
-            ids[row, :n], mask[row, :n], types[row, :n] = enc.ids, enc.attention_mask, enc.type_ids
+        ids, mask, types = encode_pairs(self.tokenizer, pairs)
         embeds = (self._table[ids].astype(np.float32) - self._zero) * self._scale
         out = self.session.run(None, {"inputs_embeds": embeds, "attention_mask": mask, "token_type_ids": types})[0]
         logits: FloatArray = np.asarray(out, dtype=np.float32).reshape(len(pairs))
         return logits
+
+
+def encode_pairs(tokenizer: Tokenizer, pairs: Sequence[tuple[str, str]]) -> tuple[npt.NDArray[np.int64], ...]:
+    """input_ids, attention_mask, token_type_ids (int64, padded to the longest) of sentence pairs."""
+    encs = tokenizer.encode_batch(list(pairs))
+    width = max(len(e.ids) for e in encs)
+    ids = np.zeros((len(encs), width), dtype=np.int64)
+    mask, types = np.zeros_like(ids), np.zeros_like(ids)
+    for row, enc in enumerate(encs):
+        n = len(enc.ids)
+        ids[row, :n], mask[row, :n], types[row, :n] = enc.ids, enc.attention_mask, enc.type_ids
+    return ids, mask, types
 
 
 # ---------------------------------------------------------------- reading one tensor from an ONNX file
