@@ -159,3 +159,25 @@ def test_the_combination_fit_recovers_known_weights_and_recall_at_precision_coun
             {"u": 2, "s": 4, "e": 9, "y": 0}]  # no gold: taking it costs precision
     got = recall_at(rows, np.asarray([3.0, 1.0, 2.0, 0.5, -1.0]), (1.0, 0.5))
     assert got == {"1": 0.5, "0.5": 0.5}
+
+
+def test_the_training_model_starts_as_the_bundled_encoder_dequantised() -> None:
+    """The cross-encoder's body, rebuilt in torch from the int8 ONNX encoder, embeds as the encoder does."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    pytest.importorskip("onnx")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from train_context_scorer import build, tokenizer_for
+
+    from emendo.correctors.entities.embed import SentenceEmbedder
+
+    model = build("cpu").eval()
+    texts = ["my cousin lives in angola city in india", "Ankola: city in India"]
+    reference = SentenceEmbedder().embed(texts)
+    tok = tokenizer_for(128)
+    for text, ref in zip(texts, reference, strict=True):
+        ids = torch.tensor([tok.encode(text).ids])
+        with torch.no_grad():
+            hidden = model.bert(input_ids=ids, attention_mask=torch.ones_like(ids),
+                                token_type_ids=torch.zeros_like(ids)).last_hidden_state[0].mean(0).numpy()
+        assert float(hidden @ ref / np.linalg.norm(hidden)) > 0.99
