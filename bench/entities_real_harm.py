@@ -93,7 +93,9 @@ def markdown(report: dict[str, Any]) -> str:
     lines = ["# Entity correctors on real recogniser output (HyPoradise 1-best, BLN600 OCR; built-in catalogs)", "",
              f"Machine: {report['machine']}; correctors as `emendo correct` builds them (for OCR lines, `htr` "
              "added to their `sources`: by default they leave those records alone); lines better / worse "
-             "compare (word errors, character errors) before and after.", "",
+             "compare (word errors, character errors) before and after"
+             + (f"; DANCER scorer `EMENDO_DANCER_SCORER={report['dancer_scorer']}`" if report.get("dancer_scorer")
+                else "") + ".", "",
              "| set | n | normalisation | corrector | WER before -> after (rel.) | CER before -> after (rel.) | lines "
              "better / worse | correct hypotheses changed | edits beyond case/accents (new words in the "
              "reference) |",
@@ -131,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     correctors = args.correctors.split(",")
     report: dict[str, Any] = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "correctors": correctors,
+                              "dancer_scorer": os.environ.get("EMENDO_DANCER_SCORER", ""),
                               "limit": args.limit, "sets": {}}
     for path in args.sets:
         name = f"bln600_{path.stem}" if path.suffix == ".csv" else path.stem
