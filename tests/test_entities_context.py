@@ -142,7 +142,9 @@ def test_the_bundled_combined_scorer_is_served_with_the_bundled_context_scorer()
     corrector = corrector_with(combined, None, DancerOptions())
     assert isinstance(corrector.context_scorer, ContextScorer)
     assert corrector.context_scorer.fingerprint == combined.stack["fingerprint"]
-    assert corrector_with(Reranker.load(), None, DancerOptions()).context_scorer is None
+    assert corrector.version == f"1+context.{combined.stack['fingerprint']}"  # in every record's model_versions
+    plain = corrector_with(Reranker.load(), None, DancerOptions())
+    assert plain.context_scorer is None and plain.version == "1"
 
 
 def test_the_combination_fit_recovers_known_weights_and_recall_at_precision_counts_spans() -> None:

@@ -372,6 +372,8 @@ class DancerCorrector:
             context_scorer = ContextScorer(Path(str(resources.files("emendo").joinpath(
                 f"data/models/{stack.get('model', 'context')}"))))
         self.context_scorer = context_scorer
+        if context_scorer is not None:  # records say which corrections the context scorer helped decide
+            self.version = f"{type(self).version}+context.{context_scorer.fingerprint}"
         if context_scorer is not None and stack is not None and stack.get("fingerprint") not in (
                 None, context_scorer.fingerprint):
             log.warning("DANCER scorer combined with context scorer %s, served with %s: retune it",
