@@ -6,7 +6,9 @@
 #      LR schedule into the time left and ends with a final checkpoint (emendo.models.train);
 #   3. pack the last checkpoint (without optimizer state) into $OUT in 15 MB parts.
 # The carry dir (default .dlm-carry, git-ignored) holds: whl/ (wheels the device lacks: jiwer,
-# rapidfuzz), release/{clean_*_train.jsonl.gz, clean_*_dev.jsonl.gz[, real.jsonl.gz]}.
+# rapidfuzz), release/{clean_*_train.jsonl.gz, clean_*_dev.jsonl.gz[, real.jsonl.gz]}. The tree and the carry
+# travel within 64 MiB together: since session 20 the tree is ~58 MB (the context scorer), so the carry
+# has ~9 MB; the session-18 carry (15 MB: 12 MB of clean corpora) no longer fits: sample the corpora.
 # The tokenizer is the bundled model's (TOKENIZER=... for another). EXTRA="--init-from DIR" goes on
 # from a carried checkpoint. scripts/device_dlm_session.sh runs this after the GPU benchmark.
 # Locally: DEVICE=cpu SIMLIMIT=300 LIMIT=60 bash scripts/device_train_dlm.sh
