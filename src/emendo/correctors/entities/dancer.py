@@ -770,7 +770,8 @@ class DancerCorrector:
                 probabilities[rows_of] = reranker.probabilities(table[rows_of], catalog_size, read[rows_of])
         out = []
         features, chances = table.tolist(), probabilities.tolist()
-        logits = [None if math.isnan(c) else c for c in read.tolist()]
+        logits = ([None if math.isnan(c) else c for c in read.tolist()] if self.context_scorer is not None
+                  else [None] * len(ids))
         for k, g in enumerate(gathered):
             first, last, start, end = spans[k][:4]
             # "kuwaiti" is not taken for Kuwait, yet Kuwait stays among the candidates the others' features
