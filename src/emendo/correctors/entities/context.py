@@ -15,7 +15,6 @@ the ONNX graph here starts at ``inputs_embeds``. int8 ONNX, onnxruntime, no torc
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -25,6 +24,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
+from emendo.correctors.entities.embed import file_fingerprint
 from emendo.errors import ConfigError
 
 FloatArray = npt.NDArray[np.float32]
@@ -71,8 +71,7 @@ class ContextScorer:
         options.intra_op_num_threads = intra_op_threads
         options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
-        digest = hashlib.sha256(model.read_bytes())
-        self.fingerprint = digest.hexdigest()[:16]
+        self.fingerprint = file_fingerprint(model)
 
     def logits(self, text: str, items: Sequence[tuple[int, int, str, str]]) -> FloatArray:
         """One logit per ``(start, end, surface, entity text)``: the span ``text[start:end]`` replaced

@@ -59,7 +59,7 @@ class SentenceEmbedder:
         self.session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
         self._model_path, self._options = str(model), options
         self._sessions = [self.session]  # embed_many's, one per worker thread
-        self.fingerprint = _fingerprint(model)
+        self.fingerprint = file_fingerprint(model)
         self.dim = DIM
 
     def embed(self, texts: Sequence[str], batch_size: int = 64) -> FloatArray:
@@ -130,8 +130,8 @@ class SentenceEmbedder:
         return unit
 
 
-def _fingerprint(path: Path) -> str:
-    """A short content hash of the model file (keys embedding caches)."""
+def file_fingerprint(path: Path) -> str:
+    """A short content hash of a model file (keys embedding caches; names the model a scorer was fitted with)."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         while block := fh.read(1 << 20):
