@@ -32,9 +32,9 @@ MODEL_FILE = "context.int8.onnx"
 WORD_EMBEDDINGS = "model.embeddings.word_embeddings.weight"
 
 
-def default_model_dir() -> Path:
-    """The bundled context scorer's folder (``emendo/data/models/context``)."""
-    return Path(str(resources.files("emendo").joinpath("data/models/context")))
+def default_model_dir(name: str = "context") -> Path:
+    """A bundled context scorer's folder (``emendo/data/models/<name>``; the one shipped: ``context``)."""
+    return Path(str(resources.files("emendo").joinpath(f"data/models/{name}")))
 
 
 def encoder_dir() -> Path:

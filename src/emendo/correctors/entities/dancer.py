@@ -70,6 +70,7 @@ from rapidfuzz.distance import Levenshtein
 
 from emendo.correctors.entities.catalog import Catalog
 from emendo.correctors.entities.context import ContextScorer
+from emendo.correctors.entities.context import default_model_dir as context_model_dir
 from emendo.correctors.entities.index import Candidate, EntityIndex, bounded_distance, cached_fold, class_key
 from emendo.correctors.entities.inflect import nearest_form
 from emendo.correctors.entities.pednec import FUNCTION_WORDS, builtin_lexicon, builtin_proper_words, tokenize
@@ -369,8 +370,7 @@ class DancerCorrector:
         if not options.context_scorer or stack is None:
             context_scorer = None
         elif context_scorer is None:
-            context_scorer = ContextScorer(Path(str(resources.files("emendo").joinpath(
-                f"data/models/{stack.get('model', 'context')}"))))
+            context_scorer = ContextScorer(context_model_dir(stack.get("model", "context")))
         self.context_scorer = context_scorer
         if context_scorer is not None:  # records say which corrections the context scorer helped decide
             self.version = f"{type(self).version}+context.{context_scorer.fingerprint}"
