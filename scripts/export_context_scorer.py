@@ -56,11 +56,7 @@ def export(model: Any, out: Path, opset: int) -> None:
             self.inner = inner
 
         def forward(self, inputs_embeds: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            hidden = self.inner.bert(inputs_embeds=inputs_embeds, attention_mask=attention_mask,
-                                     token_type_ids=token_type_ids).last_hidden_state
-            m = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
-            return self.inner.head(pooled).squeeze(-1)
+            return self.inner(None, attention_mask, token_type_ids, inputs_embeds=inputs_embeds)
 
     tok = tokenizer_for(96)
     rows = [{"t": "a short one", "s": 2, "e": 7, "n": "Shorter", "c": "Shorter: a place"},

@@ -84,9 +84,10 @@ def build(device: str) -> Any:
             self.bert = BertModel(config, add_pooling_layer=False)
             self.head = torch.nn.Linear(384, 1)
 
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
-                               token_type_ids=token_type_ids).last_hidden_state
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any, inputs_embeds: Any = None) -> Any:
+            """Logits of token ids, or of word embeddings (``inputs_embeds``: the exported graph's input)."""
+            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                               inputs_embeds=inputs_embeds).last_hidden_state
             m = attention_mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
             return self.head(pooled).squeeze(-1)
