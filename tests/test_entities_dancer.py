@@ -986,3 +986,39 @@ def test_open_world_training_copies_score_the_utterance_as_if_the_catalog_lacked
     assert copy.any() and y2[copy].sum() == 0 and len(X2) - len(X) == int(copy.sum())
     # the copy's candidates do not include Stine: one fewer for the span where Stine was one
     assert int(copy.sum()) < len(X)
+
+
+def test_spans_around_a_name_are_scored_only_with_around_names() -> None:
+    """'fran clinton' (ASR for Franklin) holds the name Clinton: by default no span sharing a token with
+    a name is scored; with ``around_names`` the span around it is, as replacing a name (the named
+    threshold), while spans cutting through a name or inside it stay out."""
+    entities = [*ENTITIES, Entity("c:fr", "Franklin", description="city in United States", type="place"),
+                Entity("c:cl", "Clinton", description="city in United States", type="place"),
+                Entity("c:ny", "New York", description="city in United States", type="place")]
+    text = "we sailed to fran clinton city and from new york to port"
+    catalog = catalog_of(entities)
+    index = catalog.index("default")
+    assert index is not None
+
+    def spans(options: DancerOptions) -> set[str]:
+        corrector = DancerCorrector(catalog, BagOfWords(), {}, reranker=reranker(), options=options,
+                                    lexicon=LEXICON | {"we", "city", "york", "new"})
+        return {text[s[2]:s[3]] for s in corrector._spans(text, index)[0]}
+
+    plain, around = spans(DancerOptions()), spans(DancerOptions(around_names=True))
+    assert "fran clinton" not in plain and "clinton" in plain and "new york" in plain
+    assert {"fran clinton", "to fran clinton", "from new york"} <= around
+    assert not {"york to", "york", "york to port"} & around  # cutting through a name or inside it
+    assert all("clinton" in s or "new york" in s for s in around - plain)  # only spans around the names are added
+    dense = DenseIndex.build(entities, BagOfWords())
+    corrector = DancerCorrector(catalog, BagOfWords(), {"default": dense}, reranker=reranker(),
+                                options=DancerOptions(dense_top=0, around_names=True),
+                                lexicon=LEXICON | {"we", "city", "york", "new"})
+    scored = corrector.score_text(text, confidences=[0.9] * len(text.split()))
+    franklin = [s for s in scored if s.surface == "Franklin" and text[s.start:s.end] == "fran clinton"]
+    assert franklin and all(s.around_name for s in franklin)
+    assert not any(s.around_name for s in scored if text[s.start:s.end] == "clinton")
+    # replacing it needs the named threshold
+    chosen = corrector.apply(text, franklin, threshold=0.01, named_threshold=1.0)[1]
+    assert chosen == []
+    assert corrector.apply(text, franklin, threshold=0.01, named_threshold=0.01)[0].count("Franklin") == 1

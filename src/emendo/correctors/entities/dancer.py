@@ -57,7 +57,7 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -209,6 +209,11 @@ class DancerOptions:
     # (:mod:`~emendo.correctors.entities.context`), when the scorer has a combination for it (the bundled
     # one does). False: the feature scorer alone, with the thresholds tuned for it alone
     context_scorer: bool = True
+    # a span that holds a catalog name and more words ("fran clinton" for Franklin, "linden hurstley" for
+    # Lindenhurst: the recogniser split a name into a name and other words) is scored too, at the
+    # named threshold, as replacing a name. False: every span sharing a token with a name is left alone
+    # (spans cutting through a name or inside it always are: "york to" in "new york to montreal")
+    around_names: bool = False
     default_catalog: str = "default"
 
     def __post_init__(self) -> None:
@@ -240,6 +245,7 @@ class Scored:
     features: tuple[float, ...]
     probability: float = 0.0
     context: float | None = None  # the context scorer's logit, when it was asked
+    around_name: bool = False  # the span holds a catalog name and more words (``around_names``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -447,7 +453,7 @@ class DancerCorrector:
             plain = not s.features[_HAS_CONFIDENCE] and not cyrillic
             if named_span and plain and not self.options.replace_names_in_plain_text:
                 return False
-            strict = named_span or (self.options.strict_known_words and _one_known_word(s)) or (
+            strict = named_span or s.around_name or (self.options.strict_known_words and _one_known_word(s)) or (
                 plain and self.options.strict_plain_text)
             return s.probability >= (named if strict else limit)
 
@@ -557,6 +563,10 @@ class DancerCorrector:
         out = self._score(text, gathered, (dense, query, dense_hits.rank), (contexts, idf), len(index))
         if opts.named_once and named:
             out = [s for s in out if _named_here(s, named)]
+        if opts.around_names and named:
+            inside = {r for where in named.values() for r in where}
+            out = [replace(s, around_name=True) if any(_nested(r, (s.first, s.last)) for r in inside)
+                   else s for s in out]
         return out
 
     def _retrieve(self, text: str, dense: DenseIndex | None) -> tuple[FloatArray, list[Entity]]:
@@ -652,7 +662,9 @@ class DancerCorrector:
         protected = [p for p in protected if not any(_nested(q, p) and q[1] - q[0] > p[1] - p[0] for q in protected)]
         longest = set(protected)
         named = {eid: kept for eid, where in named.items() if (kept := where & longest)}
-        return [s for s in out if not any(_shares_tokens(p, (s[0], s[1])) for p in protected)], named
+        around = self.options.around_names
+        return [s for s in out if not any(_shares_tokens(p, (s[0], s[1])) and not (
+            around and _nested(p, (s[0], s[1])) and s[0] <= p[0] and p[1] <= s[1]) for p in protected)], named
 
     def _span_candidates(self, text: str, span: tuple[int, int, int, int, bool, bool, bool], number: int,
                          phonetic: list[Candidate], dense_hits: _DenseForms) -> dict[str, tuple[Entity, str, float]]:
