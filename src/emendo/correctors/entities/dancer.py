@@ -209,10 +209,11 @@ class DancerOptions:
     # (:mod:`~emendo.correctors.entities.context`), when the scorer has a combination for it (the bundled
     # one does). False: the feature scorer alone, with the thresholds tuned for it alone
     context_scorer: bool = True
-    # a span that holds a catalog name and more words ("fran clinton" for Franklin, "linden hurstley" for
-    # Lindenhurst: the recogniser split a name into a name and other words) is scored too, at the
-    # named threshold, as replacing a name. False: every span sharing a token with a name is left alone
-    # (spans cutting through a name or inside it always are: "york to" in "new york to montreal")
+    # a span that holds a catalog name and more words, one of them a word the lexicon lacks or one the
+    # recogniser doubted (``doubt_gate``), is scored too, at the named threshold, as replacing a name:
+    # the recogniser split a name into a name and other words ("fran clinton" for Franklin, "linden
+    # hurstley" for Lindenhurst). False: every span sharing a token with a name is left alone (spans
+    # cutting through a name or inside it always are: "york to" in "new york to montreal")
     around_names: bool = False
     default_catalog: str = "default"
 
@@ -654,17 +655,28 @@ class DancerCorrector:
                         named.setdefault((entity.id, cached_fold(surface)), set()).add((first, last))
                 if last - first < self.options.max_words and not all(function_at[first:last + 1]):
                     out.append((first, last, start, end, unknown, capitalised, unknown or capitalised or by_doubt))
-        # a span that names a catalog entity is a unit: spans inside it, around it or cutting through it
-        # are left alone ("new york to montreal": "york to" is not Yorkton, real ATIS output).
+        # a span that names a catalog entity is a unit: spans inside it, around it (but see ``around_names``)
+        # or cutting through it are left alone ("new york to montreal": "york to" is not Yorkton, real ATIS
+        # output).
         # Only the longest such names count ("baro da" names Baroda, so "baro", naming Baro, is inside
         # it and protects nothing), and only names of min_chars or more ("al" for Alabama would shield
         # "al kerma" from Al Khurmah)
         protected = [p for p in protected if not any(_nested(q, p) and q[1] - q[0] > p[1] - p[0] for q in protected)]
         longest = set(protected)
         named = {eid: kept for eid, where in named.items() if (kept := where & longest)}
-        around = self.options.around_names
-        return [s for s in out if not any(_shares_tokens(p, (s[0], s[1])) and not (
-            around and _nested(p, (s[0], s[1])) and s[0] <= p[0] and p[1] <= s[1]) for p in protected)], named
+
+        def looked_at(s: tuple[int, int, int, int, bool, bool, bool]) -> bool:
+            touched = [p for p in protected if _shares_tokens(p, (s[0], s[1]))]
+            if not touched:
+                return True
+            # ``around_names``: every name it touches lies inside it, and a word outside them is one the
+            # lexicon does not know or the recogniser doubted ("fran clinton", not "in germany": that would
+            # be a lookup more for every name, +10% latency at 100k entities)
+            return self.options.around_names and all(s[0] <= p[0] and p[1] <= s[1] for p in touched) and any(
+                (unknown_at[t] or doubted_at[t]) and not any(p[0] <= t <= p[1] for p in touched)
+                for t in range(s[0], s[1] + 1))
+
+        return [s for s in out if looked_at(s)], named
 
     def _span_candidates(self, text: str, span: tuple[int, int, int, int, bool, bool, bool], number: int,
                          phonetic: list[Candidate], dense_hits: _DenseForms) -> dict[str, tuple[Entity, str, float]]:
