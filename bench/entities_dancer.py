@@ -90,7 +90,7 @@ def build(entities: list[Entity], matrix: np.ndarray, embedder: SentenceEmbedder
           rows: list[int], reranker: Reranker | None = None) -> dict[str, Any]:
     """PED-NEC and DANCER over the catalog made of ``entities[rows]``: the bundled scorer and
     default options, or ``reranker`` with the options it was trained with (its ``meta.options``)."""
-    options = DancerOptions(**reranker.meta["options"]) if reranker and "options" in reranker.meta else None
+    options = DancerOptions.tuned_with(reranker) if reranker else None
     dancer = make_corrector([entities[i] for i in rows], embedder, matrix[rows],
                             reranker=reranker or Reranker.load(), options=options)
     return {"pednec": PedNecCorrector(dancer.catalog), "dancer": dancer}

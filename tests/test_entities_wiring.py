@@ -109,18 +109,28 @@ def test_dancer_factory(catalog_file: Path, tmp_path: Path, monkeypatch: pytest.
 
 def test_dancer_serves_the_scorer_the_settings_name(catalog_file: Path, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    from emendo.correctors.entities.dancer import FEATURES, Reranker, bundled_weights
+    from emendo.correctors.entities.dancer import FEATURES, DancerOptions, Reranker, bundled_weights
 
     if not bundled_weights().is_file() or not bundled_weights("ru").is_file():
         pytest.skip("no trained scorers bundled")
     monkeypatch.setenv("EMENDO_CACHE_DIR", str(tmp_path / "cache"))
     mine = tmp_path / "scorer.json"
     n = len(FEATURES)
+    tuned = {"phonetic_pool": 32, "around_names": True, "sources": ["asr", "htr"], "threshold": None}
     mine.write_text(json.dumps({"features": list(FEATURES), "weights": [0.0] * n, "bias": -1.0, "mean": [0.0] * n,
-                                "scale": [1.0] * n, "meta": {"threshold": 0.9, "named_threshold": 0.95}}))
+                                "scale": [1.0] * n, "meta": {"threshold": 0.9, "named_threshold": 0.95,
+                                                             "options": tuned}}))
     s = settings(catalog_file, correctors="dancer", data_dir=str(tmp_path / "data"), dancer_scorer=str(mine))
     (dancer,) = build_pipeline(s).correctors
     assert (dancer.threshold, dancer.named_threshold) == (0.9, 0.95)  # type: ignore[attr-defined]
+    # served with the options it was tuned with
+    opts = dancer.options  # type: ignore[attr-defined]
+    assert (opts.phonetic_pool, opts.around_names, opts.sources) == (32, True, ("asr", "htr"))
+    assert opts.max_distance == DancerOptions().max_distance
+    bad = tmp_path / "bad.json"
+    bad.write_text(mine.read_text().replace('"around_names"', '"no_such_option"'))
+    with pytest.raises(ConfigError, match="no_such_option"):
+        build_pipeline(settings(catalog_file, correctors="dancer", dancer_scorer=str(bad)))
     assert dancer.reranker.bias == -1.0  # type: ignore[attr-defined]
     # the operator's thresholds win over the scorer's (a named threshold never below the other)
     (stricter,) = build_pipeline(settings(catalog_file, correctors="dancer", data_dir=str(tmp_path / "data"),

@@ -60,13 +60,14 @@ def _dancer(settings: Settings) -> Corrector:
                                        progress=True)
         dense[name] = LiveDenseIndex(catalog, name, entities, matrix, embedder=embedder)
     threshold, named = settings.dancer_threshold_values
-    options = DancerOptions(default_catalog=settings.entity_default_catalog, threshold=threshold,
-                            named_threshold=named)
     # a scorer of one's own serves the Latin-script spans; Cyrillic ones keep the bundled Russian scorer
     scorer = settings.dancer_scorer
     if scorer == "context":  # the bundled scorer combined with the context scorer (a cross-encoder)
         scorer = str(bundled_weights("context"))
     reranker = Reranker.load(scorer) if scorer else None
+    # with the options its thresholds were tuned with (the bundled scorer's are the defaults)
+    options = DancerOptions.tuned_with(reranker, default_catalog=settings.entity_default_catalog,
+                                       threshold=threshold, named_threshold=named)
     ru = bundled_weights("ru")
     cyrillic = Reranker.load(ru) if reranker is not None and ru.is_file() else None
     dancer: Corrector = DancerCorrector(catalog, embedder, dense, options=options, reranker=reranker,

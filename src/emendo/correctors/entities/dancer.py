@@ -57,7 +57,7 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -231,6 +231,19 @@ class DancerOptions:
             raise ConfigError("need phone_limit >= 0, 0 <= phone_distance < 1 and phone_catalog_limit >= 0")
         if self.phonetic_pool < 0 or self.pool_cosine < 0:
             raise ConfigError("need phonetic_pool >= 0 and pool_cosine >= 0")
+
+    @classmethod
+    def tuned_with(cls, reranker: Reranker | None, **overrides: Any) -> DancerOptions:
+        """The options ``reranker``'s thresholds were tuned with (``meta["options"]``, as
+        ``scripts/train_dancer_reranker.py`` records them; defaults for fields it does not name),
+        then ``overrides``: a scorer is served as it was measured."""
+        given = dict(reranker.meta.get("options", {})) if reranker is not None else {}
+        unknown = sorted(set(given) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ConfigError(f"the scorer names DANCER options this version lacks: {', '.join(unknown)}")
+        if "sources" in given:
+            given["sources"] = tuple(given["sources"])
+        return cls(**{**given, **overrides})
 
 
 @dataclass(frozen=True, slots=True)
