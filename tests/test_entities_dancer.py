@@ -1012,6 +1012,13 @@ def test_spans_around_a_name_are_scored_only_with_around_names() -> None:
     assert not {"york to", "york", "york to port"} & around  # cutting through a name or inside it
     assert not {"from new york", "clinton city"} & around  # no word outside the name the lexicon lacks
     assert around - plain == {"fran clinton", "to fran clinton", "fran clinton city"}
+    # not Cyrillic spans (the Russian scorer was tuned without them)
+    ru = DancerCorrector(catalog_of([*entities, Entity("r:1", "Москва", description="столица России")]), BagOfWords(),
+                         {}, reranker=reranker(), options=DancerOptions(around_names=True), lexicon=LEXICON)
+    ru_index = ru.catalog.index("default")
+    assert ru_index is not None
+    ru_text = "едем в москва дальше"
+    assert {ru_text[x[2]:x[3]] for x in ru._spans(ru_text, ru_index)[0]} & {"москва дальше", "в москва"} == set()
     dense = DenseIndex.build(entities, BagOfWords())
     corrector = DancerCorrector(catalog, BagOfWords(), {"default": dense}, reranker=reranker(),
                                 options=DancerOptions(dense_top=0, around_names=True),

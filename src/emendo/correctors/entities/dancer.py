@@ -212,8 +212,9 @@ class DancerOptions:
     # a span that holds a catalog name and more words, one of them a word the lexicon lacks or one the
     # recogniser doubted (``doubt_gate``), is scored too, at the named threshold, as replacing a name:
     # the recogniser split a name into a name and other words ("fran clinton" for Franklin, "linden
-    # hurstley" for Lindenhurst). False: every span sharing a token with a name is left alone (spans
-    # cutting through a name or inside it always are: "york to" in "new york to montreal")
+    # hurstley" for Lindenhurst). Latin-script spans only. False: every span sharing a token with a name
+    # is left alone (spans cutting through a name or inside it always are: "york to" in "new york to
+    # montreal")
     around_names: bool = False
     default_catalog: str = "default"
 
@@ -685,7 +686,9 @@ class DancerCorrector:
             # ``around_names``: every name it touches lies inside it, and a word outside them is one the
             # lexicon does not know or the recogniser doubted ("fran clinton", not "in germany": that would
             # be a lookup more for every name, +10% latency at 100k entities)
-            return self.options.around_names and all(s[0] <= p[0] and p[1] <= s[1] for p in touched) and any(
+            # (not Cyrillic spans: the Russian scorer was tuned without them)
+            return self.options.around_names and not is_cyrillic(text[s[2]:s[3]]) and all(
+                s[0] <= p[0] and p[1] <= s[1] for p in touched) and any(
                 (unknown_at[t] or doubted_at[t]) and not any(p[0] <= t <= p[1] for p in touched)
                 for t in range(s[0], s[1] + 1))
 
