@@ -39,8 +39,9 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
                                "catalog used for records without an `entities` field (or naming an unknown one)"),
     "dancer_scorer": ("EMENDO_DANCER_SCORER",
                       "DANCER scorer weights (`scripts/train_dancer_reranker.py --out`) for English and other "
-                      "Latin-script spans; `context`: the bundled scorer combined with the bundled context scorer "
-                      "(a cross-encoder: more precise, a few ms more per utterance; README \"Entity corrector\"); "
+                      "Latin-script spans, served with the DANCER options its thresholds were tuned with; "
+                      "`context`: the bundled scorer combined with the bundled context scorer (a cross-encoder: "
+                      "more precise, 5-30 ms more per utterance; README \"Entity corrector\"); "
                       "empty: the bundled scorer"),
     "dancer_thresholds": ("EMENDO_DANCER_THRESHOLDS",
                           "DANCER's decision thresholds `t` or `t,named` (0-1: the probability a replacement needs; "
