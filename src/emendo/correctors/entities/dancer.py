@@ -33,7 +33,8 @@ text. Rules found on real ASR output keep correct words (``DancerOptions``): a s
 lower-case word needs ``named_threshold`` too ("plane" is not Plano), a demonym does not become the
 name it derives from ("kuwaiti" is not Kuwait), a name with a number needs a spoken number in the
 span ("richard" is not Richard I), and no span may cut through a name the text holds ("york to" in
-"new york to montreal" is not Yorkton). Spans in Cyrillic have their own scorer and thresholds
+"new york to montreal" is not Yorkton) or, unless ``around_names``, hold it with other words ("fran
+clinton" for Franklin). Spans in Cyrillic have their own scorer and thresholds
 (``reranker-ru.json``, trained on Russian examples), and a Russian name is written in the case
 form nearest the span (:mod:`~emendo.correctors.entities.inflect`). When the recogniser gave word
 confidences, a span of one or two known lower-case words one of which it was unsure of (below
@@ -44,6 +45,8 @@ A scorer file may combine the feature scorer with the context scorer (``meta["co
 name and description): each Latin-script span's ``top`` best candidates by the features (at least
 ``floor``) are read by it in one batch, and a logistic combination of both log-odds decides, with
 thresholds tuned for the combination (the bundled ``reranker-context.json``; ~2.4 ms a candidate).
+A scorer file records the options its thresholds were tuned with (``meta["options"]``;
+:meth:`DancerOptions.tuned_with`): ``reranker-context.json`` widens the candidates.
 """
 
 from __future__ import annotations
