@@ -24,6 +24,8 @@ import numpy.typing as npt
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
+# the bundled sentence encoder's folder: the tokenizer and word embeddings this model shares
+from emendo.correctors.entities.embed import default_model_dir as encoder_dir
 from emendo.correctors.entities.embed import file_fingerprint
 from emendo.errors import ConfigError
 
@@ -35,11 +37,6 @@ WORD_EMBEDDINGS = "model.embeddings.word_embeddings.weight"
 def default_model_dir(name: str = "context") -> Path:
     """A bundled context scorer's folder (``emendo/data/models/<name>``; the one shipped: ``context``)."""
     return Path(str(resources.files("emendo").joinpath(f"data/models/{name}")))
-
-
-def encoder_dir() -> Path:
-    """The bundled sentence encoder's folder: the tokenizer and word embeddings this model shares."""
-    return Path(str(resources.files("emendo").joinpath("data/models/minilm")))
 
 
 def marked(text: str, start: int, end: int) -> str:
