@@ -31,7 +31,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tqdm import tqdm
-from train_dancer_reranker import examples, excluded_ids, fold_of, make_corrector, real_examples, universe, unpack
+from train_dancer_reranker import (
+    add_example_options,
+    examples,
+    excluded_ids,
+    fold_of,
+    make_corrector,
+    real_examples,
+    universe,
+    unpack,
+)
 
 from emendo.correctors.entities.dancer import DancerOptions, Reranker
 from emendo.correctors.entities.embed import SentenceEmbedder
@@ -43,11 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--exclude", help="evaluation set JSONL whose entity groups are left out")
     ap.add_argument("--real", help="real evaluation set: its dev split is added")
-    ap.add_argument("--clean", help="entity-free sentences (text or JSONL)")
-    ap.add_argument("--clean-count", type=int, default=2000)
-    ap.add_argument("--utterances", type=int, default=12000)
-    ap.add_argument("--keep-share", type=float, default=0.15)
-    ap.add_argument("--asr-style", type=float, default=0.8)
+    add_example_options(ap)  # the training script's generator options, with more examples by default
+    ap.set_defaults(clean_count=2000, utterances=12000)
     ap.add_argument("--catalog-size", type=int, default=100_000)
     ap.add_argument("--cache", default="runs/entities/cache")
     ap.add_argument("--top", type=int, default=6, help="candidates kept per span (by the feature scorer)")

@@ -353,13 +353,22 @@ def fit_scorer(X: np.ndarray, y: np.ndarray, args: argparse.Namespace, meta: dic
     return Reranker((0.0,) * n, base, (0.0,) * n, (1.0,) * n, dict(meta), trees)
 
 
+def add_example_options(ap: argparse.ArgumentParser) -> None:
+    """The options :func:`examples` reads (synthetic utterances and entity-free sentences); a script that
+    calls it with its own parser adds them here and may change their defaults (``ap.set_defaults``)."""
+    ap.add_argument("--clean", help="entity-free sentences (text or JSONL)")
+    ap.add_argument("--clean-count", type=int, default=400)
+    ap.add_argument("--utterances", type=int, default=1500)
+    ap.add_argument("--keep-share", type=float, default=0.15,
+                    help="share of synthetic utterances whose name is kept as it is (correct names)")
+    ap.add_argument("--asr-style", type=float, default=0.8, help="share of hypotheses lower-cased, unpunctuated")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="src/emendo/data/models/dancer/reranker.json")
     ap.add_argument("--exclude", help="evaluation set JSONL whose entity groups are left out of training")
-    ap.add_argument("--clean", help="entity-free sentences (text or JSONL)")
-    ap.add_argument("--clean-count", type=int, default=400)
-    ap.add_argument("--utterances", type=int, default=1500)
+    add_example_options(ap)
     ap.add_argument("--cache", default="runs/entities/cache", help="entity embedding cache folder")
     ap.add_argument("--catalog-size", type=int, default=100_000)
     ap.add_argument("--precision", type=float, default=0.9)
@@ -370,9 +379,6 @@ def main(argv: list[str] | None = None) -> int:
                          "training examples only (not tuning), records naming an --exclude entity dropped")
     ap.add_argument("--open-world", type=float, default=0.0,
                     help="share of the utterances also scored as if the catalog lacked their entity (negatives)")
-    ap.add_argument("--keep-share", type=float, default=0.15,
-                    help="share of synthetic utterances whose name is kept as it is (correct names)")
-    ap.add_argument("--asr-style", type=float, default=0.8, help="share of hypotheses lower-cased, unpunctuated")
     ap.add_argument("--dense-known-distance", type=float, default=DancerOptions().dense_known_distance,
                     help="DancerOptions.dense_known_distance while collecting candidates (also serve with it)")
     ap.add_argument("--dense-k", type=int, default=DancerOptions().dense_k)
