@@ -483,7 +483,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         X, y, g, keys = featurise(corrector, rows, clean, args.open_world, args.seed)
     if args.dump_features:  # for trying other scorers offline: the table, labels and groups, then stop
-        np.savez_compressed(args.dump_features, X=X, y=y, g=g, features=np.asarray(FEATURES))
+        # real: the rows of texts threshold tuning scores (real dev utterances, entity-free sentences)
+        np.savez_compressed(args.dump_features, X=X, y=y, g=g, features=np.asarray(FEATURES),
+                            real=np.asarray([k is not None for k in keys]))
         return 0
     held = (g // 100) % 5 == 0  # synthetic held-out groups: the fallback threshold's precision rule
     meta: dict[str, Any] = {"size_reference": len(corrector.dense["default"])}

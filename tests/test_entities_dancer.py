@@ -1031,3 +1031,27 @@ def test_spans_around_a_name_are_scored_only_with_around_names() -> None:
     chosen = corrector.apply(text, franklin, threshold=0.01, named_threshold=1.0)[1]
     assert chosen == []
     assert corrector.apply(text, franklin, threshold=0.01, named_threshold=0.01)[0].count("Franklin") == 1
+
+
+def test_the_misses_bench_puts_every_entity_span_in_exactly_one_row() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from entities_misses import DENSE, ROWS, account
+
+    corrector = dancer()
+
+    def record(text: str, hyp: str, name: str, entity_id: str) -> dict[str, object]:
+        start = text.index(name)
+        return {"text": text, "hyp": hyp, "confidences": None,
+                "spans": [{"start": start, "end": start + len(name), "surface": name, "entity_id": entity_id}]}
+
+    text = "I was reading about Stine and his new horror book for children."
+    rows = {
+        "heard right": record(text, text, "Stine", "p:2"),
+        "among the candidates: chosen": record(text, text.replace("Stine", "Stien"), "Stine", "p:2"),
+        "not among: beyond 0.6": record(text, text.replace("Stine", "Bartholomew"), "Stine", "p:2"),
+        "not among: more than 3 words or nothing": record(text, text.replace("Stine ", ""), "Stine", "p:2"),
+    }
+    for row, rec in rows.items():
+        got = account(corrector, corrector.embedder, rec)
+        assert [r for r in got if r in ROWS] == [row], (row, got)
+        assert all(r in ROWS or r in DENSE for r in got)
