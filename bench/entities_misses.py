@@ -4,10 +4,11 @@
 Each entity span of the evaluation set's confusable and normal utterances (``--split``, default
 ``test``) falls in exactly one row:
 
-- **heard right**: the recogniser wrote the name (case and accents aside); DANCER kept it, or put
-  another entity in its place (**heard right, changed**);
+- **heard right**: the recogniser wrote the name (case and accents aside); DANCER kept it, or wrote
+  something else over it (**heard right, changed**);
 - **among the candidates**: DANCER's candidates for a span overlapping the name include its
-  entity; then DANCER **chose it**, **chose another** entity there, or **left it** as heard;
+  entity; then DANCER **chose it** (wrote its name), **chose another** (wrote something else there),
+  or **left it** as heard;
 - **not among the candidates**, by the nearest phonetic distance between what was heard and the
   entity's names (``phonetic_distance``; DANCER looks up names within ``max_distance`` = 0.4):
   within 0.4 and among the ``phonetic_limit`` nearest names yet not looked at (the span was not
@@ -71,12 +72,14 @@ def account(dancer: DancerCorrector, embedder: SentenceEmbedder, record: dict[st
     for span in record_spans(record):
         a, b = project(record["text"], hyp, span.start, span.end)
         heard, name = hyp[a:b], record["text"][span.start:span.end]
-        here = [s for s in chosen if overlaps(s.start, s.end, a, b)]
+        # a replacement that writes the name (case and accents aside) is right whichever catalog
+        # entity of that name it chose (several Portlands); the text is what NE-CER reads
+        here = [cached_fold(s.surface) == cached_fold(name) for s in chosen if overlaps(s.start, s.end, a, b)]
         if cached_fold(heard) == cached_fold(name):
-            out.append(ROWS[1] if any(s.entity.id != span.entity_id for s in here) else ROWS[0])
+            out.append(ROWS[0] if all(here) else ROWS[1])
             continue
         if any(s.entity.id == span.entity_id and overlaps(s.start, s.end, a, b) for s in scored):
-            out.append(ROWS[2] if any(s.entity.id == span.entity_id for s in here) else ROWS[3] if here else ROWS[4])
+            out.append(ROWS[2] if any(here) else ROWS[3] if here else ROWS[4])
             continue
         entity = index.get(span.entity_id)
         words = len(heard.split())
