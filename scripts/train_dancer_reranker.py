@@ -654,7 +654,7 @@ def tune_threshold(reranker: Reranker, records: list[dict[str, Any]], clean: lis
                 key = (slope, t, named)
                 # the bounds count a change of case as a change (the session-15 rules, which HyPoradise
                 # checked): counted case-blind, the same bounds let lower thresholds through that change
-                # more correct real ASR hypotheses (README, session 16)
+                # more correct real ASR hypotheses (docs/entities-experiments.md, session 16)
                 got = entity_scores(refs, decide(hyps, hyps_scored), spans, inputs=hyps, fold_case=False)
                 gains[key].append((base - got.ne_cer) / base if base else 0.0)
                 off_entity[key].append(got.off_entity_rate or 0.0)

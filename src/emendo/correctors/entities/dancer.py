@@ -184,19 +184,21 @@ class DancerOptions:
     # ``named_threshold``. Not for Cyrillic spans: the Russian scorer was trained and tuned on plain text
     replace_names_in_plain_text: bool = False
     # the thresholds are tuned on recogniser output with its word confidences; in plain text every
-    # replacement needs ``named_threshold`` (real HyPoradise output, which has none, README "Robustness")
+    # replacement needs ``named_threshold`` (real HyPoradise output, which has none,
+    # docs/entities-experiments.md "Robustness")
     strict_plain_text: bool = True
     # a gated Latin-script span also takes the ``phone_limit`` entities whose names espeak-ng pronounces
     # most like it (reduced pronunciations within ``phone_distance``, :mod:`~emendo.correctors.entities.
     # phone_index`), when the scorer reads pronunciations: Whisper writes names so that neither spelling
     # nor Double Metaphone is close enough ("denmark" for Dinar). Retrained with them, on the test split
     # at every size: NE-CER reduction 28.1 / 18.8 / 9.9% -> 29.1 / 20.4 / 12.6% at 1k / 10k / 100k,
-    # candidate ceiling 36.2 / 29.3 / 22.1% -> 38.6 / 32.6 / 24.5% (README, session 18). 0: off
+    # candidate ceiling 36.2 / 29.3 / 22.1% -> 38.6 / 32.6 / 24.5% (docs/entities-experiments.md, session 18). 0: off
     phone_limit: int = 4
     phone_distance: float = 0.3
     # ... for catalogs of at most this many entities (0: any size). The lookups cost ~0.6 ms an utterance
     # at 100k entities and the extra candidates' features ~0.5 ms more, which takes the 100k p50 from 4.7
-    # to 6.0 ms; there they raised the test split's NE-CER reduction from 9.9% to 12.6% (README, session 18)
+    # to 6.0 ms; there they raised the test split's NE-CER reduction from 9.9% to 12.6%
+    # (docs/entities-experiments.md, session 18)
     phone_catalog_limit: int = 50_000
     # a gated Latin-script span's phonetic lookup fetches the ``phonetic_pool`` nearest entities and keeps
     # the ``phonetic_limit`` of them whose distance less ``pool_cosine`` times their description's cosine
@@ -204,7 +206,7 @@ class DancerOptions:
     # scorer does (0: the ``phonetic_limit`` nearest by sound alone). A pool of 32 at 0.5 raised the dev
     # split's candidate ceiling at 100k entities from 21.8 to 25.2%, but the retrained scorer's NE-CER
     # reduction only from 9.0 to 9.7% there (28.2 / 19.6% at 1k / 10k against 29.4 / 20.8%), for
-    # 0.3 ms more of lookups an utterance: off (README, session 19)
+    # 0.3 ms more of lookups an utterance: off (docs/entities-experiments.md, session 19)
     phonetic_pool: int = 0
     pool_cosine: float = 0.5
     # each Latin-script span's few best candidates (``Reranker.stack``: top and floor) are read once more
@@ -220,7 +222,7 @@ class DancerOptions:
     # montreal"). At 100k entities on the dev split it put the gold entity among the candidates of 15
     # more of 811 entity spans (241 -> 256); with the default scorer and thresholds the test split's
     # NE-CER stayed as it was (29.1 / 20.4 / 11.7%, ceiling 38.6 / 32.6 / 22.1 -> 38.6 / 32.9 / 22.5%),
-    # so it is off by default; ``reranker-context.json`` turns it on (README, session 21)
+    # so it is off by default; ``reranker-context.json`` turns it on (docs/entities-experiments.md, session 21)
     around_names: bool = False
     default_catalog: str = "default"
 
