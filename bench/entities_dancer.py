@@ -87,12 +87,13 @@ def run(corrector: Timed, texts: list[Item]) -> tuple[list[str], list[float]]:
 
 
 def build(entities: list[Entity], matrix: np.ndarray, embedder: SentenceEmbedder,
-          rows: list[int], reranker: Reranker | None = None) -> dict[str, Any]:
+          rows: list[int], reranker: Reranker | None = None, threads: int = 1) -> dict[str, Any]:
     """PED-NEC and DANCER over the catalog made of ``entities[rows]``: the bundled scorer and
-    default options, or ``reranker`` with the options it was trained with (its ``meta.options``)."""
+    default options, or ``reranker`` with the options it was trained with (its ``meta.options``);
+    ``threads``: the context scorer's ONNX Runtime threads (the ``embedder``'s are its own)."""
     options = DancerOptions.tuned_with(reranker) if reranker else None
     dancer = make_corrector([entities[i] for i in rows], embedder, matrix[rows],
-                            reranker=reranker or Reranker.load(), options=options)
+                            reranker=reranker or Reranker.load(), options=options, threads=threads)
     return {"pednec": PedNecCorrector(dancer.catalog), "dancer": dancer}
 
 
@@ -305,7 +306,8 @@ def _lat(ms: list[float]) -> dict[str, float]:
 
 def markdown(report: dict[str, Any]) -> str:
     lines = ["# Entity correction: PED-NEC vs DANCER", "", f"Machine: {report['machine']}", "",
-             f"Evaluation set: {report['evalset']} (split {report['split']}); catalog sizes {report['sizes']}.", ""]
+             f"Evaluation set: {report['evalset']} (split {report['split']}); catalog sizes {report['sizes']}; "
+             f"ONNX Runtime threads per DANCER model call: {report.get('threads', 1)}.", ""]
     for size, res in report["results"].items():
         actual = res.get("entities", int(size))
         held = f"; {actual:,} entities: every one of the evaluation groups" if actual > int(size) else ""
@@ -443,7 +445,11 @@ def main(argv: list[str] | None = None) -> int:
                                        "with the options it was trained with (default: the bundled one)")
     ap.add_argument("--encoder", help="a sentence encoder folder (model.int8.onnx + tokenizer.json) instead of the "
                                       "bundled one, e.g. from scripts/train_entity_encoder.py + export_minilm.py")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="ONNX Runtime threads of DANCER's model calls (EMENDO_DANCER_THREADS; default 1)")
     args = ap.parse_args(argv)
+    if args.threads < 1:
+        raise SystemExit("--threads must be >= 1")
     reranker = Reranker.load(args.reranker) if args.reranker else None
     malloc_tuned = keep_freed_memory() if args.malloc == "keep" else False
     allocator = "glibc keeping freed memory (emendo.malloc)" if malloc_tuned else "glibc defaults"
@@ -458,10 +464,10 @@ def main(argv: list[str] | None = None) -> int:
     seen = {json.loads(line)["text"] for line in Path(args.evalset).read_text().splitlines()}
     extra = [t for t in extra if t not in seen]  # the evaluation set's dev part trained the scorer
     entities = universe(max(sizes))
-    embedder = SentenceEmbedder(args.encoder)
+    embedder = SentenceEmbedder(args.encoder, intra_op_threads=args.threads)
     matrix = DenseIndex.embeddings(entities, embedder, cache_dir=args.cache, progress=True)
     report: dict[str, Any] = {"evalset": args.evalset, "reranker": args.reranker or "bundled",
-                              "encoder": args.encoder or "bundled", "split": args.split,
+                              "encoder": args.encoder or "bundled", "split": args.split, "threads": args.threads,
                               "sizes": sizes, "results": {},
                               "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                                          f"load average before {os.getloadavg()}; memory allocator: {allocator}"}
@@ -474,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
                  log: list[tuple[float, int]] = built, drop: frozenset[str] = frozenset()) -> dict[str, Any]:
             t = time.perf_counter()
             rows = [i for i in subset(entities, groups, size, seed) if entities[i].id not in drop]
-            correctors = build(entities, matrix, embedder, rows, reranker)
+            correctors = build(entities, matrix, embedder, rows, reranker, args.threads)
             for corrector in correctors.values():  # one-off per catalog (DANCER's idf table): not a request's latency
                 corrector.correct_text("warm up")
             log.append((time.perf_counter() - t, len(rows)))

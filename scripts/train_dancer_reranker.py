@@ -168,8 +168,9 @@ def parts_for(records: list[dict[str, Any]], size: int) -> list[list[dict[str, A
 
 def make_corrector(entities: list[Entity], embedder: Embedder, matrix: np.ndarray | None = None,
                    cache_dir: str | None = None, reranker: Reranker | None = None,
-                   options: DancerOptions | None = None) -> DancerCorrector:
-    """A DANCER corrector over ``entities`` (rows of a precomputed ``matrix`` when given)."""
+                   options: DancerOptions | None = None, threads: int = 1) -> DancerCorrector:
+    """A DANCER corrector over ``entities`` (rows of a precomputed ``matrix`` when given); ``threads``:
+    its context scorer's ONNX Runtime threads."""
     catalog = Catalog()
     for e in entities:
         catalog.upsert(e)
@@ -177,7 +178,7 @@ def make_corrector(entities: list[Entity], embedder: Embedder, matrix: np.ndarra
              else DenseIndex.build(entities, embedder, cache_dir=cache_dir))
     dummy = reranker or Reranker((0.0,) * len(FEATURES), 0.0, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES), {})
     return DancerCorrector(catalog, embedder, {"default": dense}, reranker=dummy,
-                           options=options or DancerOptions())
+                           options=options or DancerOptions(), onnx_threads=threads)
 
 
 def examples(corrector: DancerCorrector, args: argparse.Namespace, exclude: set[str],

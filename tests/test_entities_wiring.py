@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -147,6 +148,18 @@ def test_dancer_serves_the_scorer_the_settings_name(catalog_file: Path, tmp_path
         assert combined.reranker == Reranker.load(bundled_weights("context"))  # type: ignore[attr-defined]
         assert combined.reranker.stack is not None  # type: ignore[attr-defined]
         assert combined.context_scorer is not None  # type: ignore[attr-defined]
+        assert threads_of(combined.context_scorer.session) == 1  # type: ignore[attr-defined]
+        assert threads_of(combined.embedder.session) == 1  # type: ignore[attr-defined]
+        # EMENDO_DANCER_THREADS: both model calls of a worker with a core to spare
+        (two,) = build_pipeline(settings(catalog_file, correctors="dancer", data_dir=str(tmp_path / "data"),
+                                         dancer_scorer="context", dancer_threads=2)).correctors
+        assert threads_of(two.context_scorer.session) == 2  # type: ignore[attr-defined]
+        assert threads_of(two.embedder.session) == 2  # type: ignore[attr-defined]
+
+
+def threads_of(session: Any) -> int:
+    """The intra-op thread count an ONNX Runtime session was made with."""
+    return int(session.get_session_options().intra_op_num_threads)
 
 
 def test_live_dense_index_skips_deleted_entities() -> None:

@@ -22,6 +22,7 @@ def test_defaults_and_env():
     ("EMENDO_DANCER_THRESHOLDS", "0.7,x", "DANCER_THRESHOLDS"),
     ("EMENDO_DANCER_THRESHOLDS", "1.5", "DANCER_THRESHOLDS"),
     ("EMENDO_DANCER_THRESHOLDS", "0.5,0.6,0.7", "DANCER_THRESHOLDS"),
+    ("EMENDO_DANCER_THREADS", "0", "DANCER_THREADS must be >= 1"),
 ])
 def test_bad_values(var, value, words):
     with pytest.raises(ConfigError, match=words):

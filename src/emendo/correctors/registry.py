@@ -52,7 +52,7 @@ def _dancer(settings: Settings) -> Corrector:
     from emendo.correctors.entities.retrieval import DenseIndex
 
     catalog = entity_catalog(settings)
-    embedder = SentenceEmbedder()
+    embedder = SentenceEmbedder(intra_op_threads=settings.dancer_threads)
     dense: dict[str, DenseIndex] = {}
     for name in catalog.names():  # descriptions embedded once, cached under EMENDO_CACHE_DIR
         entities = list(catalog.index(name) or ())
@@ -71,7 +71,7 @@ def _dancer(settings: Settings) -> Corrector:
     ru = bundled_weights("ru")
     cyrillic = Reranker.load(ru) if reranker is not None and ru.is_file() else None
     dancer: Corrector = DancerCorrector(catalog, embedder, dense, options=options, reranker=reranker,
-                                        cyrillic_reranker=cyrillic)
+                                        cyrillic_reranker=cyrillic, onnx_threads=settings.dancer_threads)
     return dancer
 
 

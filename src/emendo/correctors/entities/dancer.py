@@ -380,7 +380,10 @@ class DancerCorrector:
     def __init__(self, catalog: Catalog, embedder: Embedder, dense: dict[str, DenseIndex], *,
                  reranker: Reranker | None = None, options: DancerOptions = DancerOptions(),
                  lexicon: Collection[str] | None = None, cyrillic_reranker: Reranker | None = None,
-                 proper_words: Collection[str] | None = None, context_scorer: ContextScorer | None = None) -> None:
+                 proper_words: Collection[str] | None = None, context_scorer: ContextScorer | None = None,
+                 onnx_threads: int = 1) -> None:
+        """``onnx_threads``: ONNX Runtime intra-op threads of the context scorer this corrector loads
+        itself (the ``embedder``'s are its own)."""
         self.catalog = catalog
         self.embedder = embedder
         self.dense = dense  # catalog name -> dense index over that catalog's entities
@@ -399,7 +402,8 @@ class DancerCorrector:
         if not options.context_scorer or stack is None:
             context_scorer = None
         elif context_scorer is None:
-            context_scorer = ContextScorer(context_model_dir(stack.get("model", "context")))
+            context_scorer = ContextScorer(context_model_dir(stack.get("model", "context")),
+                                           intra_op_threads=onnx_threads)
         self.context_scorer = context_scorer
         if context_scorer is not None:  # records say which corrections the context scorer helped decide
             self.version = f"{type(self).version}+context.{context_scorer.fingerprint}"
