@@ -51,7 +51,7 @@ from train_dancer_reranker import Item, make_corrector, parts_for, subset, unive
 
 from emendo.correctors.entities import phonemes
 from emendo.correctors.entities.catalog import Catalog
-from emendo.correctors.entities.dancer import DancerCorrector, DancerOptions, Reranker
+from emendo.correctors.entities.dancer import DancerCorrector, DancerOptions, Reranker, encoder_threads
 from emendo.correctors.entities.embed import SentenceEmbedder
 from emendo.correctors.entities.index import cached_fold, class_key
 from emendo.correctors.entities.pednec import PedNecCorrector
@@ -464,7 +464,8 @@ def main(argv: list[str] | None = None) -> int:
     seen = {json.loads(line)["text"] for line in Path(args.evalset).read_text().splitlines()}
     extra = [t for t in extra if t not in seen]  # the evaluation set's dev part trained the scorer
     entities = universe(max(sizes))
-    embedder = SentenceEmbedder(args.encoder, intra_op_threads=args.threads)
+    threads = encoder_threads(reranker, DancerOptions.tuned_with(reranker), args.threads)
+    embedder = SentenceEmbedder(args.encoder, intra_op_threads=threads)
     matrix = DenseIndex.embeddings(entities, embedder, cache_dir=args.cache, progress=True)
     report: dict[str, Any] = {"evalset": args.evalset, "reranker": args.reranker or "bundled",
                               "encoder": args.encoder or "bundled", "split": args.split, "threads": args.threads,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -150,11 +150,16 @@ def test_dancer_serves_the_scorer_the_settings_name(catalog_file: Path, tmp_path
         assert combined.context_scorer is not None  # type: ignore[attr-defined]
         assert threads_of(combined.context_scorer.session) == 1  # type: ignore[attr-defined]
         assert threads_of(combined.embedder.session) == 1  # type: ignore[attr-defined]
-        # EMENDO_DANCER_THREADS: both model calls of a worker with a core to spare
+        # EMENDO_DANCER_THREADS: the context scorer's when it is served (the encoder keeps one) ...
         (two,) = build_pipeline(settings(catalog_file, correctors="dancer", data_dir=str(tmp_path / "data"),
                                          dancer_scorer="context", dancer_threads=2)).correctors
         assert threads_of(two.context_scorer.session) == 2  # type: ignore[attr-defined]
-        assert threads_of(two.embedder.session) == 2  # type: ignore[attr-defined]
+        assert threads_of(two.embedder.session) == 1  # type: ignore[attr-defined]
+    # ... else the sentence encoder's
+    (plain,) = build_pipeline(settings(catalog_file, correctors="dancer", data_dir=str(tmp_path / "data"),
+                                       dancer_threads=2)).correctors
+    assert plain.context_scorer is None  # type: ignore[attr-defined]
+    assert threads_of(plain.embedder.session) == 2  # type: ignore[attr-defined]
 
 
 def threads_of(session: Any) -> int:

@@ -48,9 +48,9 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
                           "`named`: for a span that names another catalog entity, never below `t`); empty: those "
                           "tuned with the scorer. Higher: fewer sound-alikes written where the catalog lacks a name"),
     "dancer_threads": ("EMENDO_DANCER_THREADS",
-                       "ONNX Runtime threads of each DANCER model call (sentence encoder; context scorer): 1 suits "
-                       "a worker per core; 2 on an otherwise idle 2-core machine lower the latency (README "
-                       "\"Entity corrector\")"),
+                       "ONNX Runtime threads for DANCER's sentence encoder, or for its context scorer when that is "
+                       "served (the encoder then keeps one): 1 suits a worker per core; 2, with a core to spare, "
+                       "lower the latency (README \"Entity corrector\")"),
     "entity_topic": ("EMENDO_ENTITY_TOPIC",
                      "compacted topic of catalog updates (key `<catalog>/<id>`; value: entity JSON, or a "
                      "tombstone to delete) that workers follow"),

@@ -46,19 +46,18 @@ def _pednec(settings: Settings) -> Corrector:
 
 
 def _dancer(settings: Settings) -> Corrector:
-    from emendo.correctors.entities.dancer import DancerCorrector, DancerOptions, Reranker, bundled_weights
+    from emendo.correctors.entities.dancer import (
+        DancerCorrector,
+        DancerOptions,
+        Reranker,
+        bundled_weights,
+        encoder_threads,
+    )
     from emendo.correctors.entities.embed import SentenceEmbedder
     from emendo.correctors.entities.live import LiveDenseIndex
     from emendo.correctors.entities.retrieval import DenseIndex
 
     catalog = entity_catalog(settings)
-    embedder = SentenceEmbedder(intra_op_threads=settings.dancer_threads)
-    dense: dict[str, DenseIndex] = {}
-    for name in catalog.names():  # descriptions embedded once, cached under EMENDO_CACHE_DIR
-        entities = list(catalog.index(name) or ())
-        matrix = DenseIndex.embeddings(entities, embedder, cache_dir=cache_dir() / "entity-embeddings",
-                                       progress=True)
-        dense[name] = LiveDenseIndex(catalog, name, entities, matrix, embedder=embedder)
     threshold, named = settings.dancer_threshold_values
     # a scorer of one's own serves the Latin-script spans; Cyrillic ones keep the bundled Russian scorer
     scorer = settings.dancer_scorer
@@ -68,6 +67,13 @@ def _dancer(settings: Settings) -> Corrector:
     # with the options its thresholds were tuned with (the bundled scorer's are the defaults)
     options = DancerOptions.tuned_with(reranker, default_catalog=settings.entity_default_catalog,
                                        threshold=threshold, named_threshold=named)
+    embedder = SentenceEmbedder(intra_op_threads=encoder_threads(reranker, options, settings.dancer_threads))
+    dense: dict[str, DenseIndex] = {}
+    for name in catalog.names():  # descriptions embedded once, cached under EMENDO_CACHE_DIR
+        entities = list(catalog.index(name) or ())
+        matrix = DenseIndex.embeddings(entities, embedder, cache_dir=cache_dir() / "entity-embeddings",
+                                       progress=True)
+        dense[name] = LiveDenseIndex(catalog, name, entities, matrix, embedder=embedder)
     ru = bundled_weights("ru")
     cyrillic = Reranker.load(ru) if reranker is not None and ru.is_file() else None
     dancer: Corrector = DancerCorrector(catalog, embedder, dense, options=options, reranker=reranker,

@@ -984,6 +984,17 @@ _HAS_CONFIDENCE, _PHONE = FEATURES.index("has_confidence"), FEATURES.index("phon
 _WORDS, _UNKNOWN, _CAPITALISED = FEATURES.index("words"), FEATURES.index("unknown"), FEATURES.index("capitalised")
 
 
+def encoder_threads(reranker: Reranker | None, options: DancerOptions, threads: int) -> int:
+    """The sentence encoder's ONNX Runtime threads when a worker gives DANCER ``threads``
+    (``EMENDO_DANCER_THREADS``): all of them, or 1 when the context scorer is served, which then
+    gets them. ONNX Runtime's threads spin between calls, and two sessions' spinning threads fight
+    over the cores: on the 2-core CI machine, 2 threads for both made the context profile slower
+    than 1 (100k entities, p50 ~36 against ~26 ms), 2 for the context scorer alone faster (~19 ms);
+    2 for the encoder alone took the default path from ~4.9 to ~4.4 ms (README "Entity corrector")."""
+    serves_context = options.context_scorer and (reranker or Reranker.load()).stack is not None
+    return 1 if serves_context else threads
+
+
 def bundled_weights(lang: str = "") -> Path:
     """The bundled scorer's file: ``reranker-<lang>.json`` (``ru``: Cyrillic spans; ``context``: the scorer
     combined with the context scorer, which reads pronunciations too), else ``reranker.json``,
