@@ -988,9 +988,9 @@ def encoder_threads(reranker: Reranker | None, options: DancerOptions, threads: 
     """The sentence encoder's ONNX Runtime threads when a worker gives DANCER ``threads``
     (``EMENDO_DANCER_THREADS``): all of them, or 1 when the context scorer is served, which then
     gets them. ONNX Runtime's threads spin between calls, and two sessions' spinning threads fight
-    over the cores: on the 2-core CI machine, 2 threads for both made the context profile slower
-    than 1 (100k entities, p50 ~36 against ~26 ms), 2 for the context scorer alone faster (~19 ms);
-    2 for the encoder alone took the default path from ~4.9 to ~4.4 ms (README "Entity corrector")."""
+    over the cores: at 100k entities on the 2-core CI machine (``bench/entities_dancer_threads.py``,
+    interleaved), 2 threads for both took the context profile's p50 from 27.4 to 33.7 ms, 2 for the
+    context scorer alone to 19.9 ms; 2 for the encoder took the default path from 4.5 to 4.2 ms."""
     serves_context = options.context_scorer and (reranker or Reranker.load()).stack is not None
     return 1 if serves_context else threads
 
