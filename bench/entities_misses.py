@@ -8,7 +8,7 @@ Each entity span of the evaluation set's confusable and normal utterances (``--s
   something else over it (**heard right, changed**);
 - **among the candidates**: DANCER's candidates for a span overlapping the name include its
   entity; then DANCER **chose it** (wrote its name), **chose another** (wrote something else there),
-  or **left it** as heard;
+  or **left it** as heard (a change of case only counts as leaving it);
 - **not among the candidates**, by the nearest phonetic distance between what was heard and the
   entity's names (``phonetic_distance``; DANCER looks up names within ``max_distance`` = 0.4):
   within 0.4 and among the ``phonetic_limit`` nearest names yet not looked at (the span was not
@@ -73,8 +73,10 @@ def account(dancer: DancerCorrector, embedder: SentenceEmbedder, record: dict[st
         a, b = project(record["text"], hyp, span.start, span.end)
         heard, name = hyp[a:b], record["text"][span.start:span.end]
         # a replacement that writes the name (case and accents aside) is right whichever catalog
-        # entity of that name it chose (several Portlands); the text is what NE-CER reads
-        here = [cached_fold(s.surface) == cached_fold(name) for s in chosen if overlaps(s.start, s.end, a, b)]
+        # entity of that name it chose (several Portlands); one that only changes case ("melbourne" ->
+        # Melbourne for Millburn) leaves the span as heard: the text is what NE-CER reads
+        here = [cached_fold(s.surface) == cached_fold(name) for s in chosen
+                if overlaps(s.start, s.end, a, b) and cached_fold(s.surface) != cached_fold(hyp[s.start:s.end])]
         if cached_fold(heard) == cached_fold(name):
             out.append(ROWS[0] if all(here) else ROWS[1])
             continue
