@@ -62,6 +62,15 @@ from emendo.eval.entities import entity_scores, project, record_spans, words_cha
 from emendo.malloc import keep_freed_memory
 
 
+def write_report(out: Path, report: dict[str, Any], text: str, **json_options: Any) -> None:
+    """``OUT.json`` (the report, one-space indent; ``json_options`` for ``json.dumps``) and ``OUT.md``
+    (``text``), the folder made if need be; the Markdown is printed too."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=1, **json_options) + "\n")
+    out.with_suffix(".md").write_text(text)
+    print(text)
+
+
 def correct(corrector: Timed, item: Item) -> str:
     """``corrector``'s output for one text; DANCER also gets the recogniser's word confidences."""
     text, confidences = unpack(item)
@@ -499,11 +508,7 @@ def main(argv: list[str] | None = None) -> int:
             res["draws"][str(seed)] = _reduction(ne["pednec"], ne["dancer"])
         print(f"catalog {size}: done", flush=True)
     report["machine"] += f"; load average after {os.getloadavg()}"
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
-    out.with_suffix(".md").write_text(markdown(report))
-    print(markdown(report))
+    write_report(Path(args.out), report, markdown(report))
     return 0
 
 

@@ -30,7 +30,7 @@ import numpy as np
 import onnxruntime as ort
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from entities_dancer import asr_input, build, correct, forget
+from entities_dancer import asr_input, build, correct, forget, write_report
 from train_dancer_reranker import parts_for, subset, universe
 
 from emendo.correctors.entities.context import MODEL_FILE
@@ -124,11 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                 values = [r[key] for r in runs]
                 cells.append(f"{np.median(values):.2f} ({min(values):.2f}-{max(values):.2f})")
             lines.append(f"| {profile} | {setting} | " + " | ".join(cells) + " |")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_report(Path(args.out), report, "\n".join(lines) + "\n")
     return 0
 
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from entities_dancer import build
+from entities_dancer import build, write_report
 from train_dancer_reranker import parts_for, subset, universe
 
 from emendo.correctors.entities.dancer import DancerCorrector, Reranker
@@ -157,11 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {"evalset": args.evalset, "split": args.split, "sizes": sizes,
               "reranker": args.reranker or "bundled reranker.json", "counts": counts, "spans": spans,
               "machine": f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}"}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
-    out.with_suffix(".md").write_text(markdown(report))
-    print(markdown(report))
+    write_report(Path(args.out), report, markdown(report))
     return 0
 
 

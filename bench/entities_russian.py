@@ -22,7 +22,6 @@ Writes ``bench/results/entities_russian.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
@@ -36,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from russian_entity_utterances import clean_russian, russian_names, transcripts, utterances
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from entities_dancer import run
+from entities_dancer import run, write_report
 
 from emendo.correctors.entities.dancer import DancerCorrector, Reranker
 from emendo.correctors.entities.inflect import CASES
@@ -106,10 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                 "examples": [(h, o) for h, o in zip(hyps, outputs, strict=True) if h != o][:5]}
             print(name, inflect, round(scores.ne_cer, 4), right, flush=True)
     out = Path(args.out or ("bench/results/entities_russian" + ("_asr" if args.asr else "")))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=1, ensure_ascii=False, default=str) + "\n")
-    out.with_suffix(".md").write_text(markdown(report))
-    print(markdown(report))
+    write_report(out, report, markdown(report), ensure_ascii=False, default=str)
     return 0
 
 
