@@ -63,6 +63,18 @@ def test_the_context_scorer_prefers_the_entity_the_context_describes() -> None:
     assert scorer.logits("nothing to ask", []).shape == (0,)
 
 
+@bundled
+def test_a_pairs_logit_does_not_depend_on_the_other_pairs_asked_with_it() -> None:
+    scorer = ContextScorer()
+    text = "we are travelling to port coburn city in canada next week"
+    short = (21, 32, "Cockburn", "Cockburn: city in Australia")
+    long = (21, 32, "Port Colborne", "Port Colborne: city in Canada, population 18,424, on Lake Erie at the "
+            "southern end of the Welland Canal, in the Niagara Region of Ontario")
+    alone = [float(scorer.logits(text, [item])[0]) for item in (short, long)]
+    together = scorer.logits(text, [short, long]).tolist()
+    assert together == alone, (together, alone)
+
+
 class Recording:
     """A stand-in context scorer that records what it is asked and answers from a table."""
 
@@ -123,6 +135,23 @@ def test_the_context_scorer_reads_each_spans_best_candidates_and_can_overturn_th
     quiet = Recording({})
     corrector_with(stacked({"lr": 1.0, "context": 1.0, "bias": 0.0, "floor": 0.9999, "top": 2}), quiet).score_text(text)
     assert quiet.asked == []
+
+
+def test_the_floor_reads_the_feature_probability_at_the_serving_catalog_size() -> None:
+    text = "I was reading about Stien and his new horror book for children."
+    best = max(s.probability for s in corrector_with(reranker(), None).score_text(text))
+    floor = 1 / (1 + math.exp(-(math.log(best / (1 - best)) + 1.0)))  # one log-odds above the best candidate
+    stack = {"lr": 1.0, "context": 1.0, "bias": 0.0, "floor": floor, "top": 2}
+    quiet = Recording({})
+    corrector_with(stacked(stack), quiet).score_text(text)
+    assert quiet.asked == []
+    # the same scorer trained at a catalog 100 times the size of this one (slope 1: +2 log-odds here)
+    base = stacked(stack)
+    grown = Reranker(base.weights, base.bias, base.mean, base.scale,
+                     {**base.meta, "size_slope": 1.0, "size_reference": 100 * len(ENTITIES)})
+    asked = Recording({})
+    corrector_with(grown, asked).score_text(text)
+    assert [heard for heard, _ in asked.asked][:1] == ["Stien"]
 
 
 def test_the_context_scorer_can_be_switched_off_and_is_loaded_only_for_a_scorer_combined_with_it() -> None:

@@ -43,7 +43,7 @@ confidences, a span of one or two known lower-case words one of which it was uns
 A scorer file may combine the feature scorer with the context scorer (``meta["context"]``;
 :mod:`~emendo.correctors.entities.context`, a cross-encoder over the utterance and a candidate's
 name and description): each Latin-script span's ``top`` best candidates by the features (at least
-``floor``) are read by it in one batch, and a logistic combination of both log-odds decides, with
+``floor``) are read by it, and a logistic combination of both log-odds decides, with
 thresholds tuned for the combination (the bundled ``reranker-context.json``; ~2.4 ms a candidate).
 A scorer file records the options its thresholds were tuned with (``meta["options"]``;
 :meth:`DancerOptions.tuned_with`): ``reranker-context.json`` widens the candidates.
@@ -336,7 +336,7 @@ class Reranker:
     def stack(self) -> dict[str, Any] | None:
         """How the context scorer's logit joins the feature scorer (``meta["context"]``), or None:
         ``lr`` x the feature log-odds + ``context`` x the logit + ``bias``, for each span's ``top``
-        candidates whose feature probability (at the trained catalog size) is at least ``floor``;
+        candidates whose feature probability (at the serving catalog size) is at least ``floor``;
         ``model``: the context scorer's folder under ``emendo/data/models``."""
         found = self.meta.get("context")
         return found if isinstance(found, dict) else None
@@ -816,7 +816,7 @@ class DancerCorrector:
         table[:, _PHONE + 1] = phone - _best_other(phone, seg, starts, ends, largest=False, empty=1.0)
         probabilities = np.empty(len(ids))
         on_cyrillic = np.asarray(cyrillic)[seg]
-        read = self._ask_context(text, table, ~on_cyrillic, seg, rows, spans)  # the context scorer's logits
+        read = self._ask_context(text, table, ~on_cyrillic, seg, rows, spans, catalog_size)  # its logits
         for reranker, rows_of in ((self.reranker, ~on_cyrillic), (self.cyrillic_reranker, on_cyrillic)):
             if rows_of.any():
                 probabilities[rows_of] = reranker.probabilities(table[rows_of], catalog_size, read[rows_of])
@@ -845,16 +845,19 @@ class DancerCorrector:
 
     def _ask_context(self, text: str, table: npt.NDArray[np.float64], eligible: npt.NDArray[np.bool_],
                      seg: npt.NDArray[np.int64], rows: list[tuple[Entity, str, float]],
-                     spans: list[tuple[int, int, int, int, bool, bool, bool]]) -> npt.NDArray[np.float64]:
+                     spans: list[tuple[int, int, int, int, bool, bool, bool]],
+                     catalog_size: int | None = None) -> npt.NDArray[np.float64]:
         """The context scorer's logit for each ``eligible`` span's ``top`` candidates by the feature
-        scorer among those at ``floor`` or above (:attr:`Reranker.stack`), in one batch; NaN elsewhere."""
+        scorer among those whose feature probability in a catalog of ``catalog_size`` entities is at
+        least ``floor`` (:attr:`Reranker.stack`); NaN elsewhere. Those below the floor keep the feature
+        scorer's probability, below every threshold as long as the floor is."""
         context = np.full(len(table), np.nan)
         stack = self.reranker.stack
         if self.context_scorer is None or stack is None or not eligible.any():
             return context
         raw = self.reranker.raw(table)
         floor = float(stack["floor"])
-        passing = eligible & (raw >= math.log(floor / (1.0 - floor)))
+        passing = eligible & (raw + self.reranker.size_shift(catalog_size) >= math.log(floor / (1.0 - floor)))
         asked: list[int] = []
         for k in np.unique(seg[passing]).tolist():
             mine = np.flatnonzero(passing & (seg == k))
