@@ -51,7 +51,7 @@ from train_dancer_reranker import Item, make_corrector, parts_for, subset, unive
 
 from emendo.correctors.entities import phonemes
 from emendo.correctors.entities.catalog import Catalog
-from emendo.correctors.entities.dancer import DancerCorrector, DancerOptions, Reranker, encoder_threads
+from emendo.correctors.entities.dancer import DancerCorrector, DancerOptions, Reranker, bundled_weights, encoder_threads
 from emendo.correctors.entities.embed import SentenceEmbedder
 from emendo.correctors.entities.index import cached_fold, class_key
 from emendo.correctors.entities.pednec import PedNecCorrector
@@ -451,7 +451,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--malloc", choices=["keep", "system"], default="keep",
                     help="keep: glibc keeps freed memory (emendo.malloc, what the emendo command does)")
     ap.add_argument("--reranker", help="a scorer written by scripts/train_dancer_reranker.py --out, served "
-                                       "with the options it was trained with (default: the bundled one)")
+                                       "with the options it was trained with (default: the bundled one; "
+                                       "context: the bundled one combined with the context scorer)")
     ap.add_argument("--encoder", help="a sentence encoder folder (model.int8.onnx + tokenizer.json) instead of the "
                                       "bundled one, e.g. from scripts/train_entity_encoder.py + export_minilm.py")
     ap.add_argument("--threads", type=int, default=1,
@@ -459,6 +460,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.threads < 1:
         raise SystemExit("--threads must be >= 1")
+    if args.reranker == "context":  # as EMENDO_DANCER_SCORER=context: the bundled combined scorer
+        args.reranker = str(bundled_weights("context"))
     reranker = Reranker.load(args.reranker) if args.reranker else None
     malloc_tuned = keep_freed_memory() if args.malloc == "keep" else False
     allocator = "glibc keeping freed memory (emendo.malloc)" if malloc_tuned else "glibc defaults"
