@@ -154,6 +154,26 @@ def test_the_floor_reads_the_feature_probability_at_the_serving_catalog_size() -
     assert [heard for heard, _ in asked.asked][:1] == ["Stien"]
 
 
+def test_the_floor_bench_counts_the_reads_kept_and_the_decisive_reads_dropped() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from entities_context_floor import reads, tally
+
+    # by hand: kept = at or above the floor and within the span's top
+    rows = [(0.5, 0, True), (0.02, 1, True), (0.2, 2, False), (0.04, 0, False)]
+    cell = tally(rows, [0.03], [2])["grid"]["0.03,2"]
+    assert (cell["kept"], cell["decisive_dropped"]) == (2, 1)
+    assert tally(rows, [0.01], [3])["grid"]["0.01,3"] == {"floor": 0.01, "top": 3, "kept": 4, "decisive_dropped": 0}
+    # on a corrector: one row per read, ranked within its span, decisive where the choice could fall
+    text = "I was reading about Stien and his new horror book for children."
+    recording = Recording({"Stein": 6.0, "Stine": -6.0})
+    corrector = corrector_with(stacked({"lr": 1.0, "context": 1.0, "bias": 0.0, "floor": 0.01, "top": 2}), recording)
+    got = reads(corrector, corrector.score_text(text), len(ENTITIES))
+    assert len(got) == len(recording.asked) > 0
+    assert sorted(rank for _, rank, _ in got) == list(range(len(got)))  # one span
+    assert [decisive for _, _, decisive in got].count(True) == 1  # Stein, read at logit 6
+    assert tally(got, [1.0], [2])["grid"]["1,2"]["decisive_dropped"] == 1
+
+
 def test_the_context_scorer_can_be_switched_off_and_is_loaded_only_for_a_scorer_combined_with_it() -> None:
     scorer = stacked({"lr": 1.0, "context": 1.0, "bias": 0.0, "floor": 0.01, "top": 2})
     off = DancerOptions(dense_top=0, context_scorer=False)

@@ -44,7 +44,7 @@ A scorer file may combine the feature scorer with the context scorer (``meta["co
 :mod:`~emendo.correctors.entities.context`, a cross-encoder over the utterance and a candidate's
 name and description): each Latin-script span's ``top`` best candidates by the features (at least
 ``floor``) are read by it, and a logistic combination of both log-odds decides, with
-thresholds tuned for the combination (the bundled ``reranker-context.json``; ~2.4 ms a candidate).
+thresholds tuned for the combination (the bundled ``reranker-context.json``; ~2.7 ms a candidate on one thread).
 A scorer file records the options its thresholds were tuned with (``meta["options"]``;
 :meth:`DancerOptions.tuned_with`): ``reranker-context.json`` widens the candidates.
 """
