@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_context_scorer import build, encode, tokenizer_for
+from train_context_scorer import build, encode, layer_of, tokenizer_for
 
 from emendo.correctors.entities.context import MODEL_FILE, ContextScorer, candidate_text, marked
 
@@ -35,8 +35,8 @@ def load(weights: str) -> Any:
     import torch
     from safetensors.torch import load_file
 
-    model = build("cpu")
     state = {k: v.float() for k, v in load_file(weights).items()}
+    model = build("cpu", 1 + max(layer_of(k) for k in state))  # as many layers as were trained
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [m for m in missing if "word_embeddings" not in m and "position_ids" not in m]
     if missing or unexpected:

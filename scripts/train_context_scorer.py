@@ -29,6 +29,7 @@ import gzip
 import json
 import math
 import random
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -69,12 +70,15 @@ def dequantised_state(path: str) -> dict[str, np.ndarray]:
     return state
 
 
-def build(device: str) -> Any:
-    """The cross-encoder (BertModel from the dequantised encoder + mean pooling + linear head)."""
+def build(device: str, layers: int = LAYERS) -> Any:
+    """The cross-encoder (BertModel from the dequantised encoder + mean pooling + linear head); ``layers``:
+    the encoder's first ``layers`` layers (fewer: a cheaper model, ~1/4 of the cost per layer dropped)."""
     import torch
     from transformers import BertConfig, BertModel
 
-    config = BertConfig(vocab_size=30522, hidden_size=384, num_hidden_layers=LAYERS, num_attention_heads=12,
+    if not 1 <= layers <= LAYERS:
+        raise SystemExit(f"--layers must be 1-{LAYERS}")
+    config = BertConfig(vocab_size=30522, hidden_size=384, num_hidden_layers=layers, num_attention_heads=12,
                         intermediate_size=1536, max_position_embeddings=512, type_vocab_size=2,
                         attn_implementation="eager")
 
@@ -93,13 +97,19 @@ def build(device: str) -> Any:
             return self.head(pooled).squeeze(-1)
 
     model = CrossEncoder()
-    state = {k: torch.from_numpy(v) for k, v in dequantised_state(ONNX).items()}
+    state = {k: torch.from_numpy(v) for k, v in dequantised_state(ONNX).items() if layer_of(k) < layers}
     missing, unexpected = model.bert.load_state_dict(state, strict=False)
     missing = [m for m in missing if "position_ids" not in m]
     if missing or unexpected:
         raise SystemExit(f"state mismatch: missing {missing}, unexpected {unexpected}")
     model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
     return model.to(device)
+
+
+def layer_of(name: str) -> int:
+    """The encoder layer a parameter belongs to (``encoder.layer.2.attention...`` -> 2), -1 for others."""
+    found = re.search(r"encoder\.layer\.(\d+)\.", name)
+    return int(found.group(1)) if found else -1
 
 
 def encode(tokenizer: Any, rows: list[dict[str, Any]]) -> tuple[np.ndarray, ...]:
@@ -121,7 +131,7 @@ def train(rows: list[dict[str, Any]], args: argparse.Namespace, seed: int) -> An
 
     torch.manual_seed(seed)
     rng = random.Random(seed)
-    model = build(args.device)
+    model = build(args.device, args.layers)
     tok = tokenizer_for(args.max_length)
     params = [p for p in model.parameters() if p.requires_grad]
     head = [p for n, p in model.named_parameters() if n.startswith("head")]
@@ -197,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--pos-weight", type=float, default=1.0)
     ap.add_argument("--max-length", type=int, default=96)
+    ap.add_argument("--layers", type=int, default=LAYERS,
+                    help="keep the encoder's first N layers (default: all 4; fewer: cheaper to serve)")
     ap.add_argument("--folds", type=int, default=2, help="cross-fitted models for out-of-fold logits (0: none)")
     ap.add_argument("--limit", type=int, default=0, help="first N pairs only (a quick check)")
     ap.add_argument("--seed", type=int, default=5)

@@ -232,3 +232,18 @@ def test_the_training_model_starts_as_the_bundled_encoder_dequantised() -> None:
             hidden = model.bert(input_ids=ids, attention_mask=torch.ones_like(ids),
                                 token_type_ids=torch.zeros_like(ids)).last_hidden_state[0].mean(0).numpy()
         assert float(hidden @ ref / np.linalg.norm(hidden)) > 0.99
+    # a cheaper model keeps the first layers (``--layers``), with the same weights
+    small = build("cpu", 2)
+    assert len(small.bert.encoder.layer) == 2
+    full = model.state_dict()
+    body = {name: value for name, value in small.state_dict().items() if name.startswith("bert.")}  # head: random
+    assert body and all(torch.equal(value, full[name]) for name, value in body.items())
+
+
+def test_parameters_are_told_apart_by_encoder_layer() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from train_context_scorer import layer_of
+
+    assert layer_of("bert.encoder.layer.3.attention.self.query.weight") == 3
+    assert layer_of("encoder.layer.12.output.dense.bias") == 12
+    assert layer_of("bert.embeddings.position_embeddings.weight") == -1 and layer_of("head.weight") == -1

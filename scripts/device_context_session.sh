@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# One device call for DANCER's context scorer (issue 5): train cross-encoders with fewer layers (cheaper
+# to serve: the 4-layer one costs ~2.7 ms a candidate on one CPU thread, ~12 ms an utterance at 100k
+# entities) on the pairs of scripts/dump_dancer_pairs.py, each with its two fold models for the
+# out-of-fold logits the combination is fitted on. On 2026-11-28 an H200 trained the 4-layer model and
+# its folds in 189 s (3 epochs, batch 128).
+#   run(command="bash scripts/device_context_session.sh", carry=["runs/ctx/pairs.jsonl.gz"], timeout_s=560)
+# Results: $OUT/ctx-L<layers>/{weights.safetensors,oof.npy,report.json} and $OUT/session.log. Then, here:
+#   .venv-train/bin/python scripts/export_context_scorer.py OUT/ctx-L2/weights.safetensors \
+#       --out src/emendo/data/models/context-l2 --pairs runs/ctx/pairs.jsonl.gz
+#   .venv-train/bin/python scripts/stack_context_scorer.py runs/ctx/pairs.jsonl.gz OUT/ctx-L2/oof.npy \
+#       src/emendo/data/models/dancer/reranker.json --floor 0.01 --top 4 --out runs/ctx/reranker-ctx-l2.json
+# (with meta.context.model set to the new folder), --retune, bench/entities_dancer.py --reranker.
+# Locally (a check that it runs): DEVICE=cpu LIMIT=300 EPOCHS=1 LAYERS=2 bash scripts/device_context_session.sh
+set -u
+export PYTHONUNBUFFERED=1
+DEVICE=${DEVICE:-cuda}; OUTD=${OUT:-/tmp/out}; PAIRS=${PAIRS:-runs/ctx/pairs.jsonl.gz}
+mkdir -p "$OUTD"
+exec > >(tee "$OUTD/session.log") 2>&1
+t0=$(date +%s)
+if [ "$DEVICE" = cuda ]; then
+  PY=${PY:-python3}
+  export PYTHONPATH=$PWD/src
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+else
+  PY=${PY:-.venv-train/bin/python}
+fi
+$PY -c "import torch, transformers, tokenizers, safetensors, onnxruntime; print(torch.__version__, transformers.__version__)" \
+  || { echo "missing a package the training script imports"; exit 1; }
+[ -f "$PAIRS" ] || { echo "$PAIRS missing: carry it"; exit 1; }
+for layers in ${LAYERS:-2 3}; do
+  echo "== $layers layers ($(( $(date +%s) - t0 )) s)"
+  $PY scripts/train_context_scorer.py "$PAIRS" --device "$DEVICE" --layers "$layers" --epochs "${EPOCHS:-3}" \
+    --batch "${BATCH:-128}" --lr "${LR:-5e-5}" --max-length 96 --limit "${LIMIT:-0}" --out "$OUTD/ctx-L$layers"
+  echo "exit $? after $(( $(date +%s) - t0 )) s"
+done
+ls -laR "$OUTD"
