@@ -51,7 +51,7 @@ from train_dancer_reranker import Item, make_corrector, parts_for, subset, unive
 
 from emendo.correctors.entities import phonemes
 from emendo.correctors.entities.catalog import Catalog
-from emendo.correctors.entities.dancer import DancerCorrector, DancerOptions, Reranker, bundled_weights, encoder_threads
+from emendo.correctors.entities.dancer import DancerCorrector, DancerOptions, Reranker, encoder_threads, scorer_file
 from emendo.correctors.entities.embed import SentenceEmbedder
 from emendo.correctors.entities.index import cached_fold, class_key
 from emendo.correctors.entities.pednec import PedNecCorrector
@@ -460,9 +460,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.threads < 1:
         raise SystemExit("--threads must be >= 1")
-    if args.reranker == "context":  # as EMENDO_DANCER_SCORER=context: the bundled combined scorer
-        args.reranker = str(bundled_weights("context"))
-    reranker = Reranker.load(args.reranker) if args.reranker else None
+    source = scorer_file(args.reranker or "")  # as EMENDO_DANCER_SCORER reads it ("context" included)
+    args.reranker = str(source) if source else None
+    reranker = Reranker.load(source) if source else None
     malloc_tuned = keep_freed_memory() if args.malloc == "keep" else False
     allocator = "glibc keeping freed memory (emendo.malloc)" if malloc_tuned else "glibc defaults"
     records = [json.loads(line) for line in Path(args.evalset).read_text().splitlines()]

@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from entities_dancer import build, write_report
 from train_dancer_reranker import parts_for, subset, universe
 
-from emendo.correctors.entities.dancer import DancerCorrector, Reranker
+from emendo.correctors.entities.dancer import DancerCorrector, Reranker, scorer_file
 from emendo.correctors.entities.embed import SentenceEmbedder
 from emendo.correctors.entities.index import cached_fold
 from emendo.correctors.entities.phonetic import phonetic_distance
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--evalset", required=True, help="scripts/make_entity_evalset.py output (JSONL)")
     ap.add_argument("--split", default="test")
     ap.add_argument("--sizes", default="1000,10000,100000")
-    ap.add_argument("--reranker", help="a scorer file (default: the bundled one, with its options)")
+    ap.add_argument("--reranker", help="a scorer file, or context (default: the bundled one, with its options)")
     ap.add_argument("--cache", default="runs/entities/cache", help="entity embedding cache folder")
     ap.add_argument("--out", default="bench/results/entities_misses")
     args = ap.parse_args(argv)
@@ -140,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     entities = universe(max(sizes))
     embedder = SentenceEmbedder()
     matrix = DenseIndex.embeddings(entities, embedder, cache_dir=args.cache)
-    reranker = Reranker.load(args.reranker) if args.reranker else None
+    source = scorer_file(args.reranker or "")  # as EMENDO_DANCER_SCORER reads it ("context" included)
+    args.reranker = str(source) if source else None
+    reranker = Reranker.load(source) if source else None
     counts: dict[str, dict[str, int]] = {}
     spans: dict[str, int] = {}
     for size in sizes:

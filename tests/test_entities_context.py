@@ -21,7 +21,14 @@ from emendo.correctors.entities.context import (
     marked,
     read_initializers,
 )
-from emendo.correctors.entities.dancer import FEATURES, DancerCorrector, DancerOptions, Reranker, bundled_weights
+from emendo.correctors.entities.dancer import (
+    FEATURES,
+    DancerCorrector,
+    DancerOptions,
+    Reranker,
+    bundled_weights,
+    scorer_file,
+)
 from emendo.correctors.entities.retrieval import DenseIndex
 from tests.test_entities_dancer import ENTITIES, LEXICON, BagOfWords, reranker
 
@@ -194,6 +201,12 @@ def test_the_bundled_combined_scorer_is_served_with_the_bundled_context_scorer()
     assert corrector.version == f"1+context.{combined.stack['fingerprint']}"  # in every record's model_versions
     plain = corrector_with(Reranker.load(), None, DancerOptions())
     assert plain.context_scorer is None and plain.version == "1"
+
+
+def test_a_scorer_is_named_by_path_or_as_context_for_the_bundled_combined_one(tmp_path: Path) -> None:
+    assert scorer_file("") is None  # the bundled default
+    assert scorer_file("context") == bundled_weights("context")
+    assert scorer_file(str(tmp_path / "mine.json")) == tmp_path / "mine.json"
 
 
 def test_the_combination_fit_recovers_known_weights_and_recall_at_precision_counts_spans() -> None:

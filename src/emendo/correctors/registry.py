@@ -52,6 +52,7 @@ def _dancer(settings: Settings) -> Corrector:
         Reranker,
         bundled_weights,
         encoder_threads,
+        scorer_file,
     )
     from emendo.correctors.entities.embed import SentenceEmbedder
     from emendo.correctors.entities.live import LiveDenseIndex
@@ -60,9 +61,8 @@ def _dancer(settings: Settings) -> Corrector:
     catalog = entity_catalog(settings)
     threshold, named = settings.dancer_threshold_values
     # a scorer of one's own serves the Latin-script spans; Cyrillic ones keep the bundled Russian scorer
-    scorer = settings.dancer_scorer
-    if scorer == "context":  # the bundled scorer combined with the context scorer (a cross-encoder)
-        scorer = str(bundled_weights("context"))
+    # ("context": the bundled scorer combined with the context scorer, a cross-encoder)
+    scorer = scorer_file(settings.dancer_scorer)
     reranker = Reranker.load(scorer) if scorer else None
     # with the options its thresholds were tuned with (the bundled scorer's are the defaults)
     options = DancerOptions.tuned_with(reranker, default_catalog=settings.entity_default_catalog,

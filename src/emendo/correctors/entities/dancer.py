@@ -1011,6 +1011,14 @@ def bundled_weights(lang: str = "") -> Path:
     return Path(str(resources.files("emendo").joinpath(f"data/models/dancer/{name}")))
 
 
+def scorer_file(name: str) -> Path | None:
+    """The scorer file ``EMENDO_DANCER_SCORER`` (or a benchmark's ``--reranker``) names: None for empty (the
+    bundled default), the bundled combined scorer for ``context``, else the path given."""
+    if not name:
+        return None
+    return bundled_weights("context") if name == "context" else Path(name)
+
+
 @lru_cache(maxsize=8)
 def _warn_once(message: str) -> None:
     log.warning(message)
