@@ -20,7 +20,6 @@ Writes ``bench/results/entities_context_floor.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from collections import defaultdict
@@ -28,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from entities_dancer import asr_input, build, write_report
+from entities_dancer import asr_input, build, named_records, write_report
 from train_dancer_reranker import parts_for, subset, universe
 
-from emendo.correctors.entities.dancer import DancerCorrector, Reranker, Scored, bundled_weights
+from emendo.correctors.entities.dancer import DancerCorrector, Reranker, Scored, scorer_file
 from emendo.correctors.entities.embed import SentenceEmbedder
 from emendo.correctors.entities.retrieval import DenseIndex
 from emendo.malloc import keep_freed_memory
@@ -112,15 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="bench/results/entities_context_floor")
     args = ap.parse_args(argv)
     keep_freed_memory()
-    records = [json.loads(line) for line in Path(args.evalset).read_text().splitlines() if line.strip()]
-    records = [r for r in records if args.split in ("all", r["split"]) and r["kind"] in ("confusable", "normal")]
-    if not records:
-        raise SystemExit(f"{args.evalset}: no confusable or normal records in split {args.split!r}")
+    records = named_records(args.evalset, args.split)
     floors = [float(f) for f in args.floors.split(",")]
     tops = [int(t) for t in args.tops.split(",")]
     if min(floors) < args.probe_floor:
         raise SystemExit("--floors must not go below --probe-floor")
-    source = args.reranker or str(bundled_weights("context"))
+    source = str(scorer_file(args.reranker or "context"))
     scorer = probed(Reranker.load(source), args.probe_floor)
     probe_top = int(scorer.stack["top"]) if scorer.stack else 0
     if max(tops) > probe_top:

@@ -71,6 +71,16 @@ def write_report(out: Path, report: dict[str, Any], text: str, **json_options: A
     print(text)
 
 
+def named_records(evalset: str, split: str) -> list[dict[str, Any]]:
+    """The evaluation set's utterances that name entities (confusable and normal) of ``split`` (``all``:
+    every split); exits with a message when there are none."""
+    records = [json.loads(line) for line in Path(evalset).read_text().splitlines() if line.strip()]
+    records = [r for r in records if split in ("all", r["split"]) and r["kind"] in ("confusable", "normal")]
+    if not records:
+        raise SystemExit(f"{evalset}: no confusable or normal records in split {split!r}")
+    return records
+
+
 def correct(corrector: Timed, item: Item) -> str:
     """``corrector``'s output for one text; DANCER also gets the recogniser's word confidences."""
     text, confidences = unpack(item)

@@ -27,7 +27,6 @@ Writes ``bench/results/entities_misses.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -36,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from entities_dancer import build, write_report
+from entities_dancer import build, named_records, write_report
 from train_dancer_reranker import parts_for, subset, universe
 
 from emendo.correctors.entities.dancer import DancerCorrector, Reranker, scorer_file
@@ -132,10 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="bench/results/entities_misses")
     args = ap.parse_args(argv)
     keep_freed_memory()
-    records = [json.loads(line) for line in Path(args.evalset).read_text().splitlines() if line.strip()]
-    records = [r for r in records if r["split"] == args.split and r["kind"] in ("confusable", "normal")]
-    if not records:
-        raise SystemExit(f"{args.evalset}: no confusable or normal records in split {args.split!r}")
+    records = named_records(args.evalset, args.split)
     sizes = [int(s) for s in args.sizes.split(",")]
     entities = universe(max(sizes))
     embedder = SentenceEmbedder()
