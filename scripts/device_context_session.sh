@@ -9,8 +9,10 @@
 #   .venv-train/bin/python scripts/export_context_scorer.py OUT/ctx-L2/weights.safetensors \
 #       --out src/emendo/data/models/context-l2 --pairs runs/ctx/pairs.jsonl.gz
 #   .venv-train/bin/python scripts/stack_context_scorer.py runs/ctx/pairs.jsonl.gz OUT/ctx-L2/oof.npy \
-#       src/emendo/data/models/dancer/reranker.json --floor 0.01 --top 4 --out runs/ctx/reranker-ctx-l2.json
-# (with meta.context.model set to the new folder), --retune, bench/entities_dancer.py --reranker.
+#       src/emendo/data/models/dancer/reranker.json --model src/emendo/data/models/context-l2 \
+#       --floor 0.01 --top 4 --out runs/ctx/reranker-ctx-l2.json
+# then scripts/train_dancer_reranker.py --retune, bench/entities_context_floor.py for the served floor,
+# bench/entities_dancer.py --reranker.
 # Locally (a check that it runs): DEVICE=cpu LIMIT=300 EPOCHS=1 LAYERS=2 bash scripts/device_context_session.sh
 set -u
 export PYTHONUNBUFFERED=1
