@@ -1,4 +1,4 @@
-"""Which candidates DANCER's context scorer needs to read: its floor, top and budget, per catalog size.
+"""Which candidates DANCER's context scorer needs to read: its floor and top, per catalog size.
 
 The context scorer (``EMENDO_DANCER_SCORER=context``) reads each Latin-script span's ``top`` best
 candidates by the feature scorer whose feature probability, in the catalog at hand, is at least
@@ -9,10 +9,7 @@ them, as served), then counts, for each floor in ``--floors`` and each top in ``
 it keeps, and the **decisive** ones it would drop, i.e. candidates whose combined probability or
 feature probability reached the decision threshold (the scorer's lower threshold; a candidate below it
 is never written). A candidate not read keeps its feature probability: below a floor that is below the
-threshold, but a candidate dropped by ``top`` or a budget may be written without the read that kept
-it out.
-At the floor and top the scorer file serves, it does the same for each budget in ``--budgets``: at
-most that many reads an utterance, those of highest feature probability (``meta.context.budget``).
+threshold, but a candidate beyond ``top`` may be written without the read that would have kept it out.
 
 Catalogs, parts, inputs (with the recogniser's word confidences) as in ``bench/entities_dancer.py``.
 
@@ -41,10 +38,10 @@ from emendo.malloc import keep_freed_memory
 
 
 def probed(reranker: Reranker, floor: float) -> Reranker:
-    """``reranker`` with its context scorer's floor set to ``floor`` and no budget."""
+    """``reranker`` with its context scorer's floor set to ``floor``."""
     if reranker.stack is None:
         raise SystemExit("the scorer has no context combination (meta.context)")
-    meta = {**reranker.meta, "context": {**reranker.stack, "floor": floor, "budget": 0}}
+    meta = {**reranker.meta, "context": {**reranker.stack, "floor": floor}}
     return Reranker(reranker.weights, reranker.bias, reranker.mean, reranker.scale, meta, reranker.trees)
 
 
@@ -68,28 +65,19 @@ def reads(dancer: DancerCorrector, scored: list[Scored], size: int) -> list[tupl
     return out
 
 
-def tally(rows: list[tuple[int, float, int, bool]], floors: list[float], tops: list[int],
-          served: tuple[float, int] = (0.0, 0), budgets: list[int] | None = None) -> dict[str, Any]:
-    """Reads kept and decisive reads dropped for each (floor, top), and for each budget (reads an
-    utterance, the likeliest first) at the ``served`` (floor, top); ``rows``: (utterance, feature
-    probability, rank in its span, decisive) of every read."""
-    utt = np.asarray([r[0] for r in rows], dtype=np.int64)
-    prob = np.asarray([r[1] for r in rows])
-    rank = np.asarray([r[2] for r in rows])
-    decisive = np.asarray([r[3] for r in rows], dtype=bool)
-
-    def cell(keep: np.ndarray) -> dict[str, int]:
-        return {"kept": int(keep.sum()), "decisive_dropped": int((decisive & ~keep).sum())}
-
-    grid = {f"{f:g},{t}": {"floor": f, "top": t, **cell((prob >= f) & (rank < t))} for f in floors for t in tops}
-    capped = {}
-    for budget in budgets or []:
-        keep = (prob >= served[0]) & (rank < served[1])
-        for u in np.unique(utt[keep]).tolist() if budget > 0 else []:  # 0: no cap
-            mine = np.flatnonzero(keep & (utt == u))
-            keep[mine[np.argsort(-prob[mine], kind="stable")][budget:]] = False
-        capped[str(budget)] = {"budget": budget, **cell(keep)}
-    return {"reads": len(rows), "decisive": int(decisive.sum()), "grid": grid, "budgets": capped}
+def tally(rows: list[tuple[float, int, bool]], floors: list[float], tops: list[int]) -> dict[str, Any]:
+    """Reads kept and decisive reads dropped for each (floor, top); ``rows``: (feature probability, rank
+    in its span, decisive) of every read."""
+    prob = np.asarray([r[0] for r in rows])
+    rank = np.asarray([r[1] for r in rows])
+    decisive = np.asarray([r[2] for r in rows], dtype=bool)
+    grid = {}
+    for floor in floors:
+        for top in tops:
+            keep = (prob >= floor) & (rank < top)
+            grid[f"{floor:g},{top}"] = {"floor": floor, "top": top, "kept": int(keep.sum()),
+                                        "decisive_dropped": int((decisive & ~keep).sum())}
+    return {"reads": len(rows), "decisive": int(decisive.sum()), "grid": grid}
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -98,8 +86,8 @@ def markdown(report: dict[str, Any]) -> str:
              f"utterances, with word confidences), scorer `{report['reranker']}`, every candidate at or above "
              f"{report['probe_floor']:g} read (the span's {report['probe_top']} best); {report['machine']}. "
              "A read is decisive when the combined probability or the feature probability reached the "
-             f"decision threshold ({report['threshold']:g}); reads dropped below a floor, beyond a span's top "
-             "or beyond a budget keep the feature probability (`bench/entities_context_floor.py`).", ""]
+             f"decision threshold ({report['threshold']:g}); reads dropped below a floor or beyond a span's top "
+             "keep the feature probability (`bench/entities_context_floor.py`).", ""]
     for size, res in report["sizes"].items():
         lines += [f"## {int(size):,} entities: {res['reads']:,} reads in {res['utterances']} utterances, "
                   f"{res['decisive']} decisive", "",
@@ -109,16 +97,6 @@ def markdown(report: dict[str, Any]) -> str:
             kept = cell["kept"]
             lines.append(f"| {cell['floor']:g} | {cell['top']} | {kept:,} ({kept / max(res['reads'], 1):.0%}) "
                          f"| {kept / max(res['utterances'], 1):.2f} | {cell['decisive_dropped']} |")
-        if res.get("budgets"):
-            floor, top = report["served"]
-            lines += ["", f"At the served floor {floor:g} and top {top}, at most this many reads an utterance "
-                      "(those of highest feature probability; 0: no cap):", "",
-                      "| budget | reads kept | per utterance | decisive reads dropped |",
-                      "| ---: | ---: | ---: | ---: |"]
-            for cell in res["budgets"].values():
-                kept = cell["kept"]
-                lines.append(f"| {cell['budget']} | {kept:,} | {kept / max(res['utterances'], 1):.2f} "
-                             f"| {cell['decisive_dropped']} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -133,8 +111,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--probe-floor", type=float, default=0.01, help="read every candidate at or above this")
     ap.add_argument("--floors", default="0.01,0.02,0.03,0.05,0.1,0.2")
     ap.add_argument("--tops", default="1,2,3,4")
-    ap.add_argument("--budgets", default="0,4,6,8,10", help="reads an utterance at most (0: no cap), at the "
-                                                               "scorer's served floor and top")
     ap.add_argument("--cache", default="runs/entities/cache", help="entity embedding cache folder")
     ap.add_argument("--out", default="bench/results/entities_context_floor")
     args = ap.parse_args(argv)
@@ -145,9 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     if min(floors) < args.probe_floor:
         raise SystemExit("--floors must not go below --probe-floor")
     source = str(scorer_file(args.reranker or "context"))
-    loaded = Reranker.load(source)
-    served = (float(loaded.stack["floor"]), int(loaded.stack["top"])) if loaded.stack else (0.0, 0)
-    scorer = probed(loaded, args.probe_floor)
+    scorer = probed(Reranker.load(source), args.probe_floor)
     probe_top = int(scorer.stack["top"]) if scorer.stack else 0
     if max(tops) > probe_top:
         raise SystemExit(f"--tops must not go above the scorer's top ({probe_top})")
@@ -158,8 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {}
     threshold = 0.0
     for size in sizes:
-        rows: list[tuple[int, float, int, bool]] = []
-        utterances = 0
+        rows: list[tuple[float, int, bool]] = []
         started = time.perf_counter()
         for part in parts_for(records, size):
             subset_rows = subset(entities, {g for r in part for g in r["group"]}, size, 3)
@@ -168,14 +141,11 @@ def main(argv: list[str] | None = None) -> int:
             threshold = dancer.threshold
             for record in part:
                 text, confidences = asr_input(record)
-                scored = dancer.score_text(text, confidences=confidences)
-                rows += [(utterances, *read) for read in reads(dancer, scored, size)]
-                utterances += 1
-        budgets = [int(b) for b in args.budgets.split(",")] if args.budgets else []
-        results[str(size)] = {**tally(rows, floors, tops, served, budgets), "utterances": len(records)}
+                rows += reads(dancer, dancer.score_text(text, confidences=confidences), size)
+        results[str(size)] = {**tally(rows, floors, tops), "utterances": len(records)}
         print(f"{size:,} entities: {len(rows)} reads in {time.perf_counter() - started:.0f} s", flush=True)
     report = {"evalset": args.evalset, "split": args.split, "reranker": source, "probe_floor": args.probe_floor,
-              "probe_top": probe_top, "served": list(served), "threshold": threshold, "sizes": results,
+              "probe_top": probe_top, "threshold": threshold, "sizes": results,
               "machine": f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}"}
     write_report(Path(args.out), report, markdown(report))
     return 0

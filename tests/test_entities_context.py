@@ -161,31 +161,15 @@ def test_the_floor_reads_the_feature_probability_at_the_serving_catalog_size() -
     assert [heard for heard, _ in asked.asked][:1] == ["Stien"]
 
 
-def test_a_budget_caps_an_utterances_reads_taking_the_likeliest_candidates() -> None:
-    text = "I was reading about Stien and his new horror book for children."
-    stack = {"lr": 1.0, "context": 1.0, "bias": 0.0, "floor": 0.01, "top": 2}
-    full = Recording({})
-    corrector_with(stacked(stack), full).score_text(text)
-    assert len(full.asked) == 2
-    likeliest = max(corrector_with(reranker(), None).score_text(text), key=lambda s: s.probability).surface
-    capped = Recording({})
-    scored = corrector_with(stacked({**stack, "budget": 1}), capped).score_text(text)
-    assert [surface for _, surface in capped.asked] == [likeliest]
-    assert [s.surface for s in scored if s.context is not None] == [likeliest]
-
-
 def test_the_floor_bench_counts_the_reads_kept_and_the_decisive_reads_dropped() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
     from entities_context_floor import reads, tally
 
-    # by hand: kept = at or above the floor and within the span's top; a budget keeps an utterance's likeliest
-    rows = [(0, 0.5, 0, True), (0, 0.02, 1, True), (0, 0.2, 2, False), (1, 0.04, 0, False), (1, 0.3, 1, True)]
+    # by hand: kept = at or above the floor and within the span's top
+    rows = [(0.5, 0, True), (0.02, 1, True), (0.2, 2, False), (0.04, 0, False), (0.3, 1, True)]
     cell = tally(rows, [0.03], [2])["grid"]["0.03,2"]
     assert (cell["kept"], cell["decisive_dropped"]) == (3, 1)
     assert tally(rows, [0.01], [3])["grid"]["0.01,3"] == {"floor": 0.01, "top": 3, "kept": 5, "decisive_dropped": 0}
-    capped = tally(rows, [0.01], [3], served=(0.01, 3), budgets=[0, 1, 2])["budgets"]
-    assert [capped[b]["kept"] for b in ("0", "1", "2")] == [5, 2, 4]
-    assert [capped[b]["decisive_dropped"] for b in ("0", "1", "2")] == [0, 1, 1]
     # on a corrector: one row per read, ranked within its span, decisive where the choice could fall
     text = "I was reading about Stien and his new horror book for children."
     recording = Recording({"Stein": 6.0, "Stine": -6.0})
@@ -195,7 +179,7 @@ def test_the_floor_bench_counts_the_reads_kept_and_the_decisive_reads_dropped() 
     assert sorted(rank for _, rank, _ in got) == list(range(len(got)))  # one span
     # both decide: Stein, read at logit 6, is written; Stine, which the features alone would write, read at -6
     assert [decisive for _, _, decisive in got] == [True, True]
-    assert tally([(0, *read) for read in got], [1.0], [2])["grid"]["1,2"]["decisive_dropped"] == 2
+    assert tally(got, [1.0], [2])["grid"]["1,2"]["decisive_dropped"] == 2
 
 
 def test_the_context_scorer_can_be_switched_off_and_is_loaded_only_for_a_scorer_combined_with_it() -> None:

@@ -336,9 +336,8 @@ class Reranker:
     def stack(self) -> dict[str, Any] | None:
         """How the context scorer's logit joins the feature scorer (``meta["context"]``), or None:
         ``lr`` x the feature log-odds + ``context`` x the logit + ``bias``, for each span's ``top``
-        candidates whose feature probability (at the serving catalog size) is at least ``floor``, at
-        most ``budget`` an utterance (optional); ``model``: the context scorer's folder under
-        ``emendo/data/models``."""
+        candidates whose feature probability (at the serving catalog size) is at least ``floor``;
+        ``model``: the context scorer's folder under ``emendo/data/models``."""
         found = self.meta.get("context")
         return found if isinstance(found, dict) else None
 
@@ -850,9 +849,8 @@ class DancerCorrector:
                      catalog_size: int | None = None) -> npt.NDArray[np.float64]:
         """The context scorer's logit for each ``eligible`` span's ``top`` candidates by the feature
         scorer among those whose feature probability in a catalog of ``catalog_size`` entities is at
-        least ``floor`` (:attr:`Reranker.stack`), at most ``budget`` of them (when set; those of highest
-        feature probability); NaN elsewhere. Those below the floor keep the feature scorer's
-        probability, below every threshold as long as the floor is."""
+        least ``floor`` (:attr:`Reranker.stack`); NaN elsewhere. Those below the floor keep the feature
+        scorer's probability, below every threshold as long as the floor is."""
         context = np.full(len(table), np.nan)
         stack = self.reranker.stack
         if self.context_scorer is None or stack is None or not eligible.any():
@@ -864,9 +862,6 @@ class DancerCorrector:
         for k in np.unique(seg[passing]).tolist():
             mine = np.flatnonzero(passing & (seg == k))
             asked += mine[np.argsort(-raw[mine], kind="stable")][:int(stack["top"])].tolist()
-        budget = int(stack.get("budget", 0))  # at most this many reads an utterance, the likeliest first
-        if budget and len(asked) > budget:
-            asked = sorted(sorted(asked, key=lambda i: -raw[i])[:budget])
         if asked:
             items = [(spans[seg[i]][2], spans[seg[i]][3], rows[i][1], entity_text(rows[i][0])) for i in asked]
             context[asked] = self.context_scorer.logits(text, items)
