@@ -5,7 +5,7 @@ candidates by the feature scorer whose feature probability, in the catalog at ha
 ``floor`` (``meta.context`` of the scorer file). Each read costs ~2.7 ms on one CPU thread, so the
 fewer the better, as long as no candidate that could have been chosen goes unread. This script asks
 the context scorer about every candidate at or above ``--probe-floor`` (the span's ``top`` best of
-them, as served), then counts, for each floor in ``--floors`` and each top in ``--tops``: the reads
+them, as served, or ``--probe-top``), then counts, for each floor in ``--floors`` and each top in ``--tops``: the reads
 it keeps, and the **decisive** ones it would drop, i.e. candidates whose combined probability or
 feature probability reached the decision threshold (the scorer's lower threshold; a candidate below it
 is never written). A candidate not read keeps its feature probability: below a floor that is below the
@@ -37,11 +37,11 @@ from emendo.correctors.entities.retrieval import DenseIndex
 from emendo.malloc import keep_freed_memory
 
 
-def probed(reranker: Reranker, floor: float) -> Reranker:
-    """``reranker`` with its context scorer's floor set to ``floor``."""
+def probed(reranker: Reranker, floor: float, top: int | None = None) -> Reranker:
+    """``reranker`` with its context scorer's floor set to ``floor`` (and its top to ``top``, when given)."""
     if reranker.stack is None:
         raise SystemExit("the scorer has no context combination (meta.context)")
-    meta = {**reranker.meta, "context": {**reranker.stack, "floor": floor}}
+    meta = {**reranker.meta, "context": {**reranker.stack, "floor": floor, "top": top or reranker.stack["top"]}}
     return Reranker(reranker.weights, reranker.bias, reranker.mean, reranker.scale, meta, reranker.trees)
 
 
@@ -111,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--probe-floor", type=float, default=0.01, help="read every candidate at or above this")
     ap.add_argument("--floors", default="0.01,0.02,0.03,0.05,0.1,0.2")
     ap.add_argument("--tops", default="1,2,3,4")
+    ap.add_argument("--probe-top", type=int, default=None,
+                    help="read each span's N best candidates (default: the scorer's top)")
     ap.add_argument("--cache", default="runs/entities/cache", help="entity embedding cache folder")
     ap.add_argument("--out", default="bench/results/entities_context_floor")
     args = ap.parse_args(argv)
@@ -121,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     if min(floors) < args.probe_floor:
         raise SystemExit("--floors must not go below --probe-floor")
     source = str(scorer_file(args.reranker or "context"))
-    scorer = probed(Reranker.load(source), args.probe_floor)
+    scorer = probed(Reranker.load(source), args.probe_floor, args.probe_top)
     probe_top = int(scorer.stack["top"]) if scorer.stack else 0
     if max(tops) > probe_top:
         raise SystemExit(f"--tops must not go above the scorer's top ({probe_top})")
