@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
                                        "reranker-context.json), served with its options")
     ap.add_argument("--probe-floor", type=float, default=0.01, help="read every candidate at or above this")
     ap.add_argument("--floors", default="0.01,0.02,0.03,0.05,0.1,0.2")
-    ap.add_argument("--tops", default="1,2,3,4")
+    ap.add_argument("--tops", default="2,4,6,8")
     ap.add_argument("--probe-top", type=int, default=None,
                     help="read each span's N best candidates (default: the scorer's top)")
     ap.add_argument("--cache", default="runs/entities/cache", help="entity embedding cache folder")
@@ -122,8 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     tops = [int(t) for t in args.tops.split(",")]
     if min(floors) < args.probe_floor:
         raise SystemExit("--floors must not go below --probe-floor")
-    source = str(scorer_file(args.reranker or "context"))
-    scorer = probed(Reranker.load(source), args.probe_floor, args.probe_top)
+    source = args.reranker or "context"  # as EMENDO_DANCER_SCORER names it
+    scorer = probed(Reranker.load(scorer_file(source)), args.probe_floor, args.probe_top)
     probe_top = int(scorer.stack["top"]) if scorer.stack else 0
     if max(tops) > probe_top:
         raise SystemExit(f"--tops must not go above the scorer's top ({probe_top})")

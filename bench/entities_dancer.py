@@ -471,7 +471,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads < 1:
         raise SystemExit("--threads must be >= 1")
     source = scorer_file(args.reranker or "")  # as EMENDO_DANCER_SCORER reads it ("context" included)
-    args.reranker = str(source) if source else None
     reranker = Reranker.load(source) if source else None
     malloc_tuned = keep_freed_memory() if args.malloc == "keep" else False
     allocator = "glibc keeping freed memory (emendo.malloc)" if malloc_tuned else "glibc defaults"

@@ -137,7 +137,6 @@ def main(argv: list[str] | None = None) -> int:
     embedder = SentenceEmbedder()
     matrix = DenseIndex.embeddings(entities, embedder, cache_dir=args.cache)
     source = scorer_file(args.reranker or "")  # as EMENDO_DANCER_SCORER reads it ("context" included)
-    args.reranker = str(source) if source else None
     reranker = Reranker.load(source) if source else None
     counts: dict[str, dict[str, int]] = {}
     spans: dict[str, int] = {}
