@@ -21,6 +21,7 @@ Writes ``bench/results/entities_context_floor.{json,md}``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import platform
 import time
 from collections import defaultdict
@@ -41,8 +42,8 @@ def probed(reranker: Reranker, floor: float, top: int | None = None) -> Reranker
     """``reranker`` with its context scorer's floor set to ``floor`` (and its top to ``top``, when given)."""
     if reranker.stack is None:
         raise SystemExit("the scorer has no context combination (meta.context)")
-    meta = {**reranker.meta, "context": {**reranker.stack, "floor": floor, "top": top or reranker.stack["top"]}}
-    return Reranker(reranker.weights, reranker.bias, reranker.mean, reranker.scale, meta, reranker.trees)
+    return dataclasses.replace(reranker, meta={**reranker.meta, "context": {
+        **reranker.stack, "floor": floor, "top": top or reranker.stack["top"]}})
 
 
 def reads(dancer: DancerCorrector, scored: list[Scored], size: int) -> list[tuple[float, int, bool]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import subprocess
 import sys
@@ -154,8 +155,7 @@ def test_the_floor_reads_the_feature_probability_at_the_serving_catalog_size() -
     assert quiet.asked == []
     # the same scorer trained at a catalog 100 times the size of this one (slope 1: +2 log-odds here)
     base = stacked(stack)
-    grown = Reranker(base.weights, base.bias, base.mean, base.scale,
-                     {**base.meta, "size_slope": 1.0, "size_reference": 100 * len(ENTITIES)})
+    grown = dataclasses.replace(base, meta={**base.meta, "size_slope": 1.0, "size_reference": 100 * len(ENTITIES)})
     asked = Recording({})
     corrector_with(grown, asked).score_text(text)
     assert [heard for heard, _ in asked.asked][:1] == ["Stien"]
