@@ -261,3 +261,23 @@ def test_parameters_are_told_apart_by_encoder_layer() -> None:
     assert layer_of("bert.encoder.layer.3.attention.self.query.weight") == 3
     assert layer_of("encoder.layer.12.output.dense.bias") == 12
     assert layer_of("bert.embeddings.position_embeddings.weight") == -1 and layer_of("head.weight") == -1
+
+
+def test_the_vector_probe_splits_an_utterance_at_its_span_and_its_scorers_learn() -> None:
+    """scripts/probe_context_vectors.py (session 24's measured, not kept, alternative to the
+    cross-encoder): the context vector leaves the span's tokens out, the span vector keeps only them,
+    and both its scorers fit a separable problem."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from probe_context_vectors import predict, span_vectors, train_mlp
+
+    hidden = np.asarray([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [1.0, 0.0]], dtype=np.float32)
+    offsets = [(0, 0), (0, 3), (4, 9), (0, 0)]  # [CLS] "the" "angola" [SEP] of "the angola"
+    q, c, h = span_vectors(hidden, offsets, 4, 10)
+    assert np.allclose(h, [0.0, 1.0]) and np.allclose(c, np.asarray([2.0, 1.0]) / np.sqrt(5.0))
+    assert np.allclose(q, [np.sqrt(0.5), np.sqrt(0.5)])
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 6)).astype(np.float32)
+    y = (X[:, 0] - X[:, 3] > 0).astype(np.float32)
+    for width in (0, 8):
+        params = train_mlp(X[:400], y[:400], width, epochs=30, seed=1, lr=1e-2, batch=64)
+        assert float(((predict(params, X[400:]) > 0) == (y[400:] > 0)).mean()) > 0.9
