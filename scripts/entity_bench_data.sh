@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Rebuild, from nothing, the data the entity benchmarks and the DANCER training scripts read
-# (all under runs/, git-ignored). About 25 minutes on 2 cores:
+# (all under runs/, git-ignored). About 11 minutes on 2 cores (session 24, a fresh machine):
 #   runs/corpora/en/{train,dev,test}.jsonl.gz   scripts/build_corpora.py --langs en (~4 min)
 #   runs/real/speech_{test,train}.jsonl          seeded samples of the corpus's test / train split
 #                                                (entity-free sentences: evaluation-set clean records and
 #                                                the benchmark's --clean-extra / the scorer's negatives)
 #   runs/entities/evalset.jsonl                  two real TTS->ASR builds of scripts/make_entity_evalset.py,
-#                                                merged (~10 min, the two builds side by side)
+#                                                merged (~7 min, the two builds side by side)
 # Needs the project venv (make install) and the speech engines (scripts/install_synth_tools.sh).
 # Steps whose output exists are skipped; delete a file to rebuild it.
 set -euo pipefail
