@@ -14,6 +14,9 @@
 # then scripts/train_dancer_reranker.py --retune, bench/entities_context_floor.py for the served floor,
 # bench/entities_dancer.py --reranker.
 # Locally (a check that it runs): DEVICE=cpu LIMIT=300 EPOCHS=1 LAYERS=2 bash scripts/device_context_session.sh
+# REAL_WEIGHT=5 weighs the real TTS->ASR pairs 5x in the loss (results in ctx-L<layers>-r5); session 24 found
+# the shipped 4-layer model (weight 1) gives 40% of its own real positives a negative logit. LAYERS=4 REAL_WEIGHT=5
+# retrains the served size that way (~190 s with its folds on an H200).
 set -u
 export PYTHONUNBUFFERED=1
 DEVICE=${DEVICE:-cuda}; OUTD=${OUT:-/tmp/out}; PAIRS=${PAIRS:-runs/ctx/pairs.jsonl.gz}
@@ -30,10 +33,13 @@ fi
 $PY -c "import torch, transformers, tokenizers, safetensors, onnxruntime; print(torch.__version__, transformers.__version__)" \
   || { echo "missing a package the training script imports"; exit 1; }
 [ -f "$PAIRS" ] || { echo "$PAIRS missing: carry it"; exit 1; }
+RW=${REAL_WEIGHT:-1}
+SUFFIX=""; [ "$RW" = 1 ] || SUFFIX="-r$RW"
 for layers in ${LAYERS:-2 3}; do
-  echo "== $layers layers ($(( $(date +%s) - t0 )) s)"
+  echo "== $layers layers, real pairs weighted $RW ($(( $(date +%s) - t0 )) s)"
   $PY scripts/train_context_scorer.py "$PAIRS" --device "$DEVICE" --layers "$layers" --epochs "${EPOCHS:-3}" \
-    --batch "${BATCH:-128}" --lr "${LR:-5e-5}" --max-length 96 --limit "${LIMIT:-0}" --out "$OUTD/ctx-L$layers"
+    --batch "${BATCH:-128}" --lr "${LR:-5e-5}" --max-length 96 --limit "${LIMIT:-0}" --real-weight "$RW" \
+    --out "$OUTD/ctx-L$layers$SUFFIX"
   echo "exit $? after $(( $(date +%s) - t0 )) s"
 done
 ls -laR "$OUTD"

@@ -281,3 +281,11 @@ def test_the_vector_probe_splits_an_utterance_at_its_span_and_its_scorers_learn(
     for width in (0, 8):
         params = train_mlp(X[:400], y[:400], width, epochs=30, seed=1, lr=1e-2, batch=64)
         assert float(((predict(params, X[400:]) > 0) == (y[400:] > 0)).mean()) > 0.9
+
+
+def test_the_context_scorers_training_weighs_only_the_real_pairs() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from train_context_scorer import pair_weight
+
+    assert pair_weight({"k": "real"}, 5.0) == 5.0
+    assert pair_weight({"k": "syn"}, 5.0) == pair_weight({"k": "clean"}, 5.0) == 1.0
