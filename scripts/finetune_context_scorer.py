@@ -1,0 +1,140 @@
+"""Fine-tune the served context scorer with the real TTS->ASR pairs weighted more (session 24; a CPU job).
+
+The shipped cross-encoder (``emendo/data/models/context``) was trained on ~97k synthetic pairs and ~6k
+real ones (the evaluation set's dev split) at equal weight, and gives 40% of its own real positives a
+negative logit. This script rebuilds that model in torch from its int8 ONNX (the weights dequantised,
+checked against the ONNX scorer), then trains it further on every real pair of the pairs file and a
+sample of the others, the real ones' loss weighted ``--real-weight``, and writes the weights as
+``scripts/train_context_scorer.py`` does, for ``scripts/export_context_scorer.py``. In the training venv
+(~9 min on 2 cores with the defaults)::
+
+    .venv-train/bin/python scripts/finetune_context_scorer.py runs/ctx/pairs.jsonl.gz \\
+        --out runs/ctx/ft/weights.safetensors
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import math
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_context_scorer import build, encode, pair_weight, tokenizer_for
+
+from emendo.correctors.entities.context import MODEL_FILE, ContextScorer, candidate_text, default_model_dir, marked
+
+
+def served_state(path: Path) -> dict[str, Any]:
+    """The cross-encoder's state dict (torch, fp32, word embeddings aside) from its int8 ONNX export:
+    float initializers as they are, quantised embeddings and matrix products dequantised (per channel)."""
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    init = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+
+    def dequantised(base: str) -> np.ndarray:
+        q = init[base + "_quantized"].astype(np.float32)
+        return np.asarray((q - init[base + "_zero_point"].astype(np.float32)) * init[base + "_scale"])
+
+    state = {}
+    for name, value in init.items():
+        if not name.startswith("inner."):
+            continue
+        if not name.endswith(("_quantized", "_scale", "_zero_point")):
+            state[name[len("inner."):]] = torch.from_numpy(value.astype(np.float32))
+        elif name.endswith("_quantized") and ".embeddings." in name:
+            base = name.removesuffix("_quantized")
+            state[base[len("inner."):]] = torch.from_numpy(dequantised(base))
+    for node in graph.node:
+        if node.op_type == "MatMulInteger":  # /bert/encoder/layer.0/attention/self/query/MatMul_quant
+            module = ".".join(node.name.strip("/").split("/")[:-1])
+            state[module + ".weight"] = torch.from_numpy(dequantised(node.input[1].removesuffix("_quantized")).T.copy())
+    return state
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("pairs", help="scripts/dump_dancer_pairs.py output (.jsonl.gz)")
+    ap.add_argument("--out", required=True, help="weights.safetensors to write")
+    ap.add_argument("--model", default=None, help="context scorer folder to start from (default: the bundled one)")
+    ap.add_argument("--real-weight", type=float, default=5.0)
+    ap.add_argument("--others", type=int, default=6000, help="synthetic and entity-free pairs drawn to train with")
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--lr", type=float, default=5e-5)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--max-length", type=int, default=96)
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args(argv)
+    import torch
+    from safetensors.torch import save_file
+
+    folder = Path(args.model) if args.model else default_model_dir()
+    model = build("cpu")
+    missing, unexpected = model.load_state_dict(served_state(folder / MODEL_FILE), strict=False)
+    missing = [m for m in missing if "word_embeddings" not in m and "position_ids" not in m]
+    if missing or unexpected:
+        raise SystemExit(f"state mismatch: missing {missing}, unexpected {unexpected}")
+    with gzip.open(args.pairs, "rt", encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh]
+    rng = random.Random(args.seed)
+    real = [r for r in rows if r["k"] == "real"]
+    data = real + rng.sample([r for r in rows if r["k"] != "real"], args.others)
+    tok = tokenizer_for(args.max_length)
+    # the rebuilt model against the ONNX scorer it came from
+    model.eval()
+    check = real[:300]
+    with torch.no_grad():
+        rebuilt = model(*(torch.from_numpy(x) for x in encode(tok, check))).numpy()
+    served = ContextScorer(folder).pair_logits([(marked(r["t"], r["s"], r["e"]), candidate_text(r["n"], r["c"]))
+                                                for r in check])
+    report: dict[str, Any] = {"start": str(folder), "parity_mean_abs": round(float(np.abs(rebuilt - served).mean()), 4),
+                              "real_pairs": len(real), "other_pairs": args.others, "args": vars(args)}
+    print(json.dumps(report), flush=True)
+    torch.manual_seed(args.seed)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
+    order: list[int] = []
+    for _ in range(args.epochs):
+        epoch = list(range(len(data)))
+        rng.shuffle(epoch)
+        order += epoch
+    steps = math.ceil(len(order) / args.batch)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.0, (steps - s) / steps))
+    model.train()
+    t0 = time.time()
+    for step, at in enumerate(range(0, len(order), args.batch)):
+        chunk = [data[i] for i in order[at:at + args.batch]]
+        ids, mask, types = (torch.from_numpy(x) for x in encode(tok, chunk))
+        y = torch.tensor([float(r["y"]) for r in chunk])
+        weight = torch.tensor([pair_weight(r, args.real_weight) for r in chunk])
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(model(ids, mask, types), y, weight=weight)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        if step % 100 == 0:
+            print(f"step {step}/{steps} loss {loss.item():.4f} {time.time() - t0:.0f}s", flush=True)
+    model.eval()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().half().contiguous() for k, v in model.state_dict().items()
+               if "word_embeddings" not in k and "position_ids" not in k}, str(out))
+    report["seconds"] = round(time.time() - t0, 1)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
+    print(json.dumps({k: v for k, v in report.items() if k != "args"}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
