@@ -15,7 +15,6 @@ the training venv::
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import random
 import sys
@@ -26,7 +25,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_context_scorer import build, encode, layer_of, tokenizer_for
+from train_context_scorer import build, encode, layer_of, read_pairs, tokenizer_for
 
 from emendo.correctors.entities.context import MODEL_FILE, ContextScorer, candidate_text, marked
 
@@ -79,8 +78,7 @@ def export(model: Any, out: Path, opset: int) -> None:
 def parity(model: Any, out: Path, pairs: str, count: int, seed: int) -> dict[str, Any]:
     import torch
 
-    with gzip.open(pairs, "rt", encoding="utf-8") as fh:
-        rows = [json.loads(line) for line in fh]
+    rows = read_pairs(pairs)
     by_utt: dict[int, list[dict[str, Any]]] = {}
     for r in rows:
         by_utt.setdefault(r["u"], []).append(r)

@@ -15,7 +15,6 @@ sample of the others, the real ones' loss weighted ``--real-weight``, and writes
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import math
 import random
@@ -27,39 +26,9 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_context_scorer import build, encode, pair_weight, tokenizer_for
+from train_context_scorer import build, dequantised_state, encode, pair_weight, read_pairs, tokenizer_for
 
 from emendo.correctors.entities.context import MODEL_FILE, ContextScorer, candidate_text, default_model_dir, marked
-
-
-def served_state(path: Path) -> dict[str, Any]:
-    """The cross-encoder's state dict (torch, fp32, word embeddings aside) from its int8 ONNX export:
-    float initializers as they are, quantised embeddings and matrix products dequantised (per channel)."""
-    import onnx
-    import torch
-    from onnx import numpy_helper
-
-    graph = onnx.load(str(path)).graph
-    init = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
-
-    def dequantised(base: str) -> np.ndarray:
-        q = init[base + "_quantized"].astype(np.float32)
-        return np.asarray((q - init[base + "_zero_point"].astype(np.float32)) * init[base + "_scale"])
-
-    state = {}
-    for name, value in init.items():
-        if not name.startswith("inner."):
-            continue
-        if not name.endswith(("_quantized", "_scale", "_zero_point")):
-            state[name[len("inner."):]] = torch.from_numpy(value.astype(np.float32))
-        elif name.endswith("_quantized") and ".embeddings." in name:
-            base = name.removesuffix("_quantized")
-            state[base[len("inner."):]] = torch.from_numpy(dequantised(base))
-    for node in graph.node:
-        if node.op_type == "MatMulInteger":  # /bert/encoder/layer.0/attention/self/query/MatMul_quant
-            module = ".".join(node.name.strip("/").split("/")[:-1])
-            state[module + ".weight"] = torch.from_numpy(dequantised(node.input[1].removesuffix("_quantized")).T.copy())
-    return state
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,12 +49,13 @@ def main(argv: list[str] | None = None) -> int:
 
     folder = Path(args.model) if args.model else default_model_dir()
     model = build("cpu")
-    missing, unexpected = model.load_state_dict(served_state(folder / MODEL_FILE), strict=False)
+    # the served int8 export, dequantised (its initialisers are the export wrapper's ``inner.*``)
+    state = {k: torch.from_numpy(v) for k, v in dequantised_state(folder / MODEL_FILE, "inner").items()}
+    missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [m for m in missing if "word_embeddings" not in m and "position_ids" not in m]
     if missing or unexpected:
         raise SystemExit(f"state mismatch: missing {missing}, unexpected {unexpected}")
-    with gzip.open(args.pairs, "rt", encoding="utf-8") as fh:
-        rows = [json.loads(line) for line in fh]
+    rows = read_pairs(args.pairs)
     rng = random.Random(args.seed)
     real = [r for r in rows if r["k"] == "real"]
     data = real + rng.sample([r for r in rows if r["k"] != "real"], args.others)

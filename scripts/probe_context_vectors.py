@@ -19,7 +19,6 @@ recall-at-precision table, next to the cross-encoder's when its ``--oof`` is giv
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import sys
 from pathlib import Path
@@ -30,6 +29,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stack_context_scorer import fit, recall_at
+from train_context_scorer import read_pairs
 
 from emendo.correctors.entities.embed import SentenceEmbedder
 
@@ -57,9 +57,7 @@ def span_vectors(hidden: np.ndarray, offsets: list[tuple[int, int]], start: int,
     return q, c, h
 
 
-def features(path: str, embedder: SentenceEmbedder) -> tuple[list[dict[str, Any]], np.ndarray]:
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        rows = [json.loads(line) for line in fh]
+def features(rows: list[dict[str, Any]], embedder: SentenceEmbedder) -> np.ndarray:
     entity_texts = sorted({r["c"] for r in rows})
     ev = embedder.embed_many(entity_texts, progress=True, desc="entities")
     e_of = {t: i for i, t in enumerate(entity_texts)}
@@ -74,7 +72,7 @@ def features(path: str, embedder: SentenceEmbedder) -> tuple[list[dict[str, Any]
             spans[key] = np.concatenate(span_vectors(*states[r["t"]], r["s"], r["e"]))
         e = ev[e_of[r["c"]]]
         X[i] = spans[key] * np.tile(e, 3)
-    return rows, X
+    return X
 
 
 def train_mlp(X: np.ndarray, y: np.ndarray, hidden: int, epochs: int, seed: int, l2: float = 1e-4,
@@ -146,12 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     embedder = SentenceEmbedder()
     cache = Path(args.out)
+    rows = read_pairs(args.pairs)
     if cache.is_file():
-        with gzip.open(args.pairs, "rt", encoding="utf-8") as fh:
-            rows = [json.loads(line) for line in fh]
         X = np.load(cache)["X"]
     else:
-        rows, X = features(args.pairs, embedder)
+        X = features(rows, embedder)
         np.savez(cache, X=X)
     d = embedder.dim
     cols = np.concatenate([np.arange(k * d, (k + 1) * d) for k, part in enumerate("qch") if part in args.parts])

@@ -18,12 +18,12 @@ score; a span without gold counts against precision when its best candidate is t
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from train_context_scorer import read_pairs
 
 from emendo.correctors.entities.context import ContextScorer, default_model_dir
 
@@ -74,8 +74,7 @@ def main(argv: list[str] | None = None) -> int:
                          "(not below the pairs' own --floor, 0.01)")
     ap.add_argument("--top", type=int, default=2, help="serving: candidates per span the context scorer reads, at most")
     args = ap.parse_args(argv)
-    with gzip.open(args.pairs, "rt", encoding="utf-8") as fh:
-        rows = [json.loads(line) for line in fh]
+    rows = read_pairs(args.pairs)
     logit = np.load(args.oof).astype(np.float64)
     p = np.clip(np.asarray([r["p"] for r in rows]), 1e-5, 1 - 1e-5)
     z = np.log(p / (1 - p))

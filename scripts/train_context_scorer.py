@@ -43,30 +43,39 @@ TOKENIZER = "src/emendo/data/models/minilm/tokenizer.json"
 LAYERS = 4
 
 
-def dequantised_state(path: str) -> dict[str, np.ndarray]:
-    """A ``BertModel`` state dict (numpy, fp32) from the bundled int8 ONNX encoder."""
+def dequantised_state(path: str | Path, prefix: str = "model") -> dict[str, np.ndarray]:
+    """A state dict (numpy, fp32) from a dynamically quantised int8 ONNX export whose initialisers are
+    named ``<prefix>.<parameter>``: float initialisers as they are, quantised embeddings and matrix
+    products dequantised (per channel). ``model``: the bundled sentence encoder (``BertModel`` keys);
+    ``inner``: an exported context scorer (the cross-encoder's keys, ``bert.*`` and ``head.*``)."""
     import onnx
     from onnx import numpy_helper
 
-    graph = onnx.load(path).graph
+    graph = onnx.load(str(path)).graph
     init = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+
+    def dequantised(base: str) -> np.ndarray:
+        q = init[base + "_quantized"].astype(np.float32)  # a matrix product's: [in, out], per output channel
+        return np.asarray((q - init[base + "_zero_point"].astype(np.float32)) * init[base + "_scale"])
+
     state: dict[str, np.ndarray] = {}
     for name, value in init.items():
-        if name.startswith("model.") and not name.endswith(("_quantized", "_scale", "_zero_point")):
-            state[name[len("model."):]] = value.astype(np.float32)
-    for part in ("word_embeddings", "token_type_embeddings", "position_embeddings"):
-        base = f"model.embeddings.{part}.weight"
-        q = init[base + "_quantized"].astype(np.float32)
-        state[f"embeddings.{part}.weight"] = (q - init[base + "_zero_point"].astype(np.float32)) * init[base + "_scale"]
+        if not name.startswith(prefix + "."):
+            continue
+        key = name[len(prefix) + 1:]
+        if not name.endswith(("_quantized", "_scale", "_zero_point")):
+            state[key] = value.astype(np.float32)
+        elif name.endswith("_quantized") and ".embeddings." in name:
+            state[key.removesuffix("_quantized")] = dequantised(name.removesuffix("_quantized"))
     for node in graph.node:
         if node.op_type != "MatMulInteger":
             continue
         # /model/encoder/layer.0/attention/self/query/MatMul_quant -> encoder.layer.0.attention.self.query
-        module = node.name.strip("/").split("/")[1:-1]
-        weight = node.input[1].removesuffix("_quantized")
-        q = init[weight + "_quantized"].astype(np.float32)  # [in, out], per output channel
-        w = (q - init[weight + "_zero_point"].astype(np.float32)) * init[weight + "_scale"]
-        state[".".join(module) + ".weight"] = w.T.copy()
+        # (a context scorer's: /bert/encoder/... -> bert.encoder..., /head/Gemm_MatMul_quant -> head)
+        module = node.name.strip("/").split("/")[:-1]
+        if module[0] == prefix:
+            module = module[1:]
+        state[".".join(module) + ".weight"] = dequantised(node.input[1].removesuffix("_quantized")).T.copy()
     return state
 
 
@@ -110,6 +119,12 @@ def layer_of(name: str) -> int:
     """The encoder layer a parameter belongs to (``encoder.layer.2.attention...`` -> 2), -1 for others."""
     found = re.search(r"encoder\.layer\.(\d+)\.", name)
     return int(found.group(1)) if found else -1
+
+
+def read_pairs(path: str | Path) -> list[dict[str, Any]]:
+    """The (span, candidate) pairs of ``scripts/dump_dancer_pairs.py`` (gzip JSON lines), in file order."""
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
 
 
 def encode(tokenizer: Any, rows: list[dict[str, Any]]) -> tuple[np.ndarray, ...]:
@@ -226,8 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     from safetensors.torch import save_file
 
-    with gzip.open(args.pairs, "rt", encoding="utf-8") as fh:
-        rows = [json.loads(line) for line in fh]
+    rows = read_pairs(args.pairs)
     if args.limit:
         rows = rows[:args.limit]
     out = Path(args.out)
