@@ -289,3 +289,27 @@ def test_the_context_scorers_training_weighs_only_the_real_pairs() -> None:
 
     assert pair_weight({"k": "real"}, 5.0) == 5.0
     assert pair_weight({"k": "syn"}, 5.0) == pair_weight({"k": "clean"}, 5.0) == 1.0
+
+
+def test_the_served_context_scorer_is_read_back_into_the_training_model() -> None:
+    """scripts/finetune_context_scorer.py starts from the served int8 export, dequantised by the same
+    function that reads the sentence encoder (its initialisers and nodes under the export's ``inner``)."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    pytest.importorskip("onnx")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from train_context_scorer import build, dequantised_state, encode, tokenizer_for
+
+    from emendo.correctors.entities.context import MODEL_FILE, default_model_dir
+
+    state = dequantised_state(default_model_dir() / MODEL_FILE, "inner")
+    model = build("cpu").eval()
+    missing, unexpected = model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=False)
+    assert [m for m in missing if "word_embeddings" not in m and "position_ids" not in m] == [] and unexpected == []
+    text = "my cousin lives in angola city in india"
+    rows = [{"t": text, "s": 19, "e": 25, "n": name, "c": described}
+            for name, described in (("Ankola", "Ankola: city in India"), ("Angola", "Angola: country in Africa"))]
+    with torch.no_grad():
+        rebuilt = model(*(torch.from_numpy(x) for x in encode(tokenizer_for(96), rows))).numpy()
+    served = ContextScorer().logits(text, [(19, 25, r["n"], r["c"]) for r in rows])
+    assert np.abs(rebuilt - served).max() < 0.5
