@@ -193,6 +193,29 @@ def merge(parts: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     return out
 
 
+def training_extension(base: list[dict[str, Any]], parts: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """``base`` followed by the dev records of further builds, for training only (more real TTS->ASR
+    pairs for the context scorer, session 25). A part's record is left out when it is in the test
+    split, when an entity it names is a member of any test group of ``base`` (a group's split hashes
+    its first member, so an entity named by a ``normal`` record in one build can sit in a test group
+    of another), or when its text is a test record's. Parts may repeat an entity (new voices and
+    templates); ids get ``x<part>-`` prefixes. The benchmark keeps reading ``base`` alone."""
+    test_members: set[str] = set()
+    test_texts: set[str] = set()
+    for r in base:
+        if r["split"] == "test":
+            test_members.update(r["group"])
+            test_members.update(s["entity_id"] for s in r["spans"])
+            test_texts.add(r["text"])
+    out = list(base)
+    for n, records in enumerate(parts, 1):
+        for r in records:
+            named = {s["entity_id"] for s in r["spans"]}
+            if r["split"] == "dev" and not named & test_members and r["text"] not in test_texts:
+                out.append({**r, "id": f"x{n}-{r['id']}"})
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="output JSONL")
@@ -206,12 +229,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--asr", action="store_true", help="pass the texts through TTS->ASR (emendo synth speech)")
     ap.add_argument("--merge", nargs="+", metavar="JSONL",
                     help="instead of building: merge sets built with different seeds (see merge()) into --out")
+    ap.add_argument("--extend", nargs="+", metavar="JSONL",
+                    help="instead of building: the first set, then the dev records of the others that share no "
+                         "entity with its test split (see training_extension()), into --out: for training only")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if args.merge:
-        records = merge([[json.loads(line) for line in Path(p).read_text().splitlines() if line.strip()]
-                         for p in args.merge])
+    if args.merge or args.extend:
+        sets = [[json.loads(line) for line in Path(p).read_text().splitlines() if line.strip()]
+                for p in (args.merge or args.extend)]
+        records = merge(sets) if args.merge else training_extension(sets[0], sets[1:])
     else:
         records = build(args)
         if args.asr:

@@ -528,6 +528,28 @@ def test_evaluation_sets_built_with_other_seeds_merge_without_repeating_an_entit
     assert merged[2]["split"] == "test"  # a record keeps the split its entity's group hashes to
 
 
+def test_extra_builds_add_only_dev_records_that_share_no_entity_with_the_test_split() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from make_entity_evalset import training_extension
+
+    def rec(rid: str, entity: str | None, text: str, split: str, group: list[str] | None = None) -> dict[str, object]:
+        spans = [{"start": 0, "end": 1, "entity_id": entity, "surface": "x"}] if entity else []
+        return {"id": rid, "kind": "confusable" if entity else "clean", "text": text, "spans": spans,
+                "group": group if group is not None else ([entity] if entity else []), "split": split}
+
+    base = [rec("conf-0000", "e:1", "about e1", "dev"), rec("conf-0001", "e:2", "about e2", "test", ["e:2", "e:3"]),
+            rec("clean-0002", None, "a test clean one", "test")]
+    part = [rec("conf-0000", "e:1", "e1 in other words", "dev"),  # a dev entity again: kept
+            rec("norm-0001", "e:3", "about e3", "dev"),  # a member of a test group: left out
+            rec("conf-0002", "e:4", "about e4", "test"),  # test split: left out
+            rec("conf-0003", "e:5", "about e5", "dev", ["e:2", "e:5"]),  # names a dev entity: kept
+            rec("clean-0004", None, "a test clean one", "dev"),  # a test record's text: left out
+            rec("clean-0005", None, "a new clean one", "dev")]
+    out = training_extension(base, [part, [rec("conf-0000", "e:6", "about e6", "dev")]])
+    assert [r["id"] for r in out] == ["conf-0000", "conf-0001", "clean-0002", "x1-conf-0000", "x1-conf-0003",
+                                      "x1-clean-0005", "x2-conf-0000"]
+
+
 def test_utterances_whose_groups_overflow_a_catalog_are_split_into_parts() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
     from train_dancer_reranker import parts_for
