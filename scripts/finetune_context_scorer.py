@@ -10,6 +10,10 @@ sample of the others, the real ones' loss weighted ``--real-weight``, and writes
 
     .venv-train/bin/python scripts/finetune_context_scorer.py runs/ctx/pairs.jsonl.gz \\
         --out runs/ctx/ft/weights.safetensors
+
+Session 25 ran it on the pairs with more real data (``scripts/context_train_data.sh``), from session 23's
+model, with and without ``--hold-out`` (one build's pairs left out for ``scripts/context_heldout.py``); see
+the context model card.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from context_heldout import part_hyps
 from train_context_scorer import build, dequantised_state, encode, pair_weight, read_pairs, tokenizer_for
 
 from emendo.correctors.entities.context import MODEL_FILE, ContextScorer, candidate_text, default_model_dir, marked
@@ -43,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--max-length", type=int, default=96)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--hold-out", nargs=2, metavar=("REAL_JSONL", "PREFIX"),
+                    help="leave out the real pairs of that file's records whose id starts with PREFIX (for "
+                         "scripts/context_heldout.py), e.g. runs/entities/real_train.jsonl x2-")
     args = ap.parse_args(argv)
     import torch
     from safetensors.torch import save_file
@@ -57,7 +65,11 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"state mismatch: missing {missing}, unexpected {unexpected}")
     rows = read_pairs(args.pairs)
     rng = random.Random(args.seed)
-    real = [r for r in rows if r["k"] == "real"]
+    held: set[str] = set()
+    if args.hold_out:
+        held = part_hyps([json.loads(line) for line in Path(args.hold_out[0]).read_text().splitlines()
+                          if line.strip()], args.hold_out[1])
+    real = [r for r in rows if r["k"] == "real" and r["t"] not in held]
     data = real + rng.sample([r for r in rows if r["k"] != "real"], args.others)
     tok = tokenizer_for(args.max_length)
     # the rebuilt model against the ONNX scorer it came from

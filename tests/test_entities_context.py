@@ -291,6 +291,31 @@ def test_the_context_scorers_training_weighs_only_the_real_pairs() -> None:
     assert pair_weight({"k": "syn"}, 5.0) == pair_weight({"k": "clean"}, 5.0) == 1.0
 
 
+def test_the_held_out_build_keeps_only_utterances_naming_entities_no_other_dev_record_names() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import numpy as np
+    from context_heldout import matching_bias, part_hyps, unseen_hyps
+
+    def rec(rid: str, entity: str | None, hyp: str, split: str = "dev") -> dict[str, object]:
+        spans = [{"start": 0, "end": 1, "entity_id": entity, "surface": "x"}] if entity else []
+        return {"id": rid, "hyp": hyp, "spans": spans, "split": split}
+
+    records = [rec("conf-0000", "e:1", "old one"), rec("conf-0001", "e:9", "a test one", "test"),
+               rec("x1-conf-0000", "e:2", "first extra"),
+               rec("x2-conf-0000", "e:1", "e1 again"),  # named by the evaluation set's dev split
+               rec("x2-conf-0001", "e:2", "e2 again"),  # named by the first extra build
+               rec("x2-conf-0002", "e:9", "e9 in dev words"),  # a test record's entity: not a dev record's
+               rec("x2-conf-0003", "e:3", "new one"), rec("x2-conf-0004", "e:3", "new one in another voice"),
+               rec("x2-clean-0005", None, "no entity")]
+    assert part_hyps(records, "x2-") == {"e1 again", "e2 again", "e9 in dev words", "new one",
+                                         "new one in another voice", "no entity"}
+    assert unseen_hyps(records, "x2-") == {"e9 in dev words", "new one", "new one in another voice"}
+    z, logits = np.array([-3.0, -1.0, 2.0]), np.array([-2.0, 0.5, 3.0])
+    w = {"lr": 0.8, "context": 0.7}
+    target = float((1 / (1 + np.exp(-(0.8 * z + 0.7 * logits - 0.4)))).mean())
+    assert matching_bias(z, logits, w, target) == pytest.approx(-0.4, abs=1e-3)
+
+
 def test_the_served_context_scorer_is_read_back_into_the_training_model() -> None:
     """scripts/finetune_context_scorer.py starts from the served int8 export, dequantised by the same
     function that reads the sentence encoder (its initialisers and nodes under the export's ``inner``)."""
