@@ -14,6 +14,10 @@ assume). Writes JSON and a Markdown table::
 
     .venv/bin/python scripts/context_heldout.py src/emendo/data/models/context runs/ctx/ft-x1 \\
         --out runs/ctx/heldout
+
+``--write-evalset F`` also writes the held-out utterances, with the part's entity-free records, as an
+evaluation set (split ``dev``) for ``bench/entities_dancer.py --evalset F --split dev``: the whole
+corrector on real utterances that neither the served model nor one fine-tuned with ``--hold-out`` saw.
 """
 
 from __future__ import annotations
@@ -66,16 +70,25 @@ def matching_bias(z: np.ndarray, logits: np.ndarray, w: dict[str, float], target
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("models", nargs="+", help="context scorer folders")
+    ap.add_argument("models", nargs="*", help="context scorer folders")
     ap.add_argument("--pairs", default="runs/ctx/pairs-extra.jsonl.gz")
     ap.add_argument("--real", default="runs/entities/real_train.jsonl")
     ap.add_argument("--prefix", default="x2-", help="the held-out build's id prefix")
     ap.add_argument("--scorer", default="src/emendo/data/models/dancer/reranker-context.json",
                     help="scorer file whose meta.context weights combine the logits")
-    ap.add_argument("--out", required=True, help="output path without suffix (.json and .md)")
+    ap.add_argument("--out", help="output path without suffix (.json and .md); needed with models")
+    ap.add_argument("--write-evalset", metavar="JSONL", help="write the held-out records as an evaluation set")
     args = ap.parse_args(argv)
     records = [json.loads(line) for line in Path(args.real).read_text().splitlines() if line.strip()]
     held = unseen_hyps(records, args.prefix)
+    if args.write_evalset:
+        kept = [r for r in records if r["id"].startswith(args.prefix) and (r["hyp"] in held or not r["spans"])]
+        Path(args.write_evalset).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept))
+        print(json.dumps({"evalset": args.write_evalset, "records": len(kept)}))
+    if not args.models:
+        return 0
+    if not args.out:
+        raise SystemExit("--out is needed to score models")
     rows = [r for r in read_pairs(args.pairs) if r["k"] == "real" and r["t"] in held]
     if not rows:
         raise SystemExit(f"no real pairs of {args.prefix!r} records in {args.pairs}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import subprocess
 import sys
@@ -291,10 +292,10 @@ def test_the_context_scorers_training_weighs_only_the_real_pairs() -> None:
     assert pair_weight({"k": "syn"}, 5.0) == pair_weight({"k": "clean"}, 5.0) == 1.0
 
 
-def test_the_held_out_build_keeps_only_utterances_naming_entities_no_other_dev_record_names() -> None:
+def test_the_held_out_build_keeps_only_utterances_naming_entities_no_other_dev_record_names(tmp_path: Path) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
     import numpy as np
-    from context_heldout import matching_bias, part_hyps, unseen_hyps
+    from context_heldout import main, matching_bias, part_hyps, unseen_hyps
 
     def rec(rid: str, entity: str | None, hyp: str, split: str = "dev") -> dict[str, object]:
         spans = [{"start": 0, "end": 1, "entity_id": entity, "surface": "x"}] if entity else []
@@ -310,6 +311,11 @@ def test_the_held_out_build_keeps_only_utterances_naming_entities_no_other_dev_r
     assert part_hyps(records, "x2-") == {"e1 again", "e2 again", "e9 in dev words", "new one",
                                          "new one in another voice", "no entity"}
     assert unseen_hyps(records, "x2-") == {"e9 in dev words", "new one", "new one in another voice"}
+    real, evalset = tmp_path / "real.jsonl", tmp_path / "held.jsonl"
+    real.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert main(["--real", str(real), "--prefix", "x2-", "--write-evalset", str(evalset)]) == 0
+    assert [json.loads(line)["id"] for line in evalset.read_text().splitlines()] == [
+        "x2-conf-0002", "x2-conf-0003", "x2-conf-0004", "x2-clean-0005"]  # the part's entity-free records too
     z, logits = np.array([-3.0, -1.0, 2.0]), np.array([-2.0, 0.5, 3.0])
     w = {"lr": 0.8, "context": 0.7}
     target = float((1 / (1 + np.exp(-(0.8 * z + 0.7 * logits - 0.4)))).mean())
