@@ -542,7 +542,7 @@ def test_extra_builds_add_only_dev_records_that_share_no_entity_with_the_test_sp
     part = [rec("conf-0000", "e:1", "e1 in other words", "dev"),  # a dev entity again: kept
             rec("norm-0001", "e:3", "about e3", "dev"),  # a member of a test group: left out
             rec("conf-0002", "e:4", "about e4", "test"),  # test split: left out
-            rec("conf-0003", "e:5", "about e5", "dev", ["e:2", "e:5"]),  # names a dev entity: kept
+            rec("conf-0003", "e:5", "about e5", "dev", ["e:2", "e:5"]),  # a test entity in its group, e:5 named: kept
             rec("clean-0004", None, "a test clean one", "dev"),  # a test record's text: left out
             rec("clean-0005", None, "a new clean one", "dev")]
     out = training_extension(base, [part, [rec("conf-0000", "e:6", "about e6", "dev")]])
