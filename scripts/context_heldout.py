@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from stack_context_scorer import recall_at
-from train_context_scorer import read_pairs
+from stack_context_scorer import feature_log_odds, recall_at
+from train_context_scorer import pair_texts, read_pairs
 
-from emendo.correctors.entities.context import ContextScorer, candidate_text, marked
+from emendo.correctors.entities.context import ContextScorer
 
 PRECISIONS = (0.9, 0.85, 0.8, 0.7)
 
@@ -93,16 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     if not rows:
         raise SystemExit(f"no real pairs of {args.prefix!r} records in {args.pairs}")
     w = json.loads(Path(args.scorer).read_text())["meta"]["context"]
-    p = np.clip(np.asarray([r["p"] for r in rows]), 1e-5, 1 - 1e-5)
-    z = np.log(p / (1 - p))
+    z = feature_log_odds(rows)
     positive = np.asarray([r["y"] for r in rows]) == 1
     report: dict[str, Any] = {"pairs": len(rows), "positives": int(positive.sum()),
                               "utterances": len({r["t"] for r in rows}), "weights": w,
                               "feature scorer": recall_at(rows, z, PRECISIONS), "models": {}}
     target = None
     for folder in args.models:
-        logits = np.asarray(ContextScorer(Path(folder)).pair_logits(
-            [(marked(r["t"], r["s"], r["e"]), candidate_text(r["n"], r["c"])) for r in rows]), dtype=np.float64)
+        logits = np.asarray(ContextScorer(Path(folder)).pair_logits(pair_texts(rows)), dtype=np.float64)
         mean = _mean_probability(z, logits, w, float(w["bias"]))
         target = mean if target is None else target
         report["models"][folder] = {

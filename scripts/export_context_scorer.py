@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_context_scorer import build, encode, layer_of, read_pairs, tokenizer_for
+from train_context_scorer import build, encode, layer_of, pair_texts, read_pairs, tokenizer_for
 
-from emendo.correctors.entities.context import MODEL_FILE, ContextScorer, candidate_text, marked
+from emendo.correctors.entities.context import MODEL_FILE, ContextScorer
 
 
 def load(weights: str) -> Any:
@@ -93,8 +93,7 @@ def parity(model: Any, out: Path, pairs: str, count: int, seed: int) -> dict[str
     ref = np.concatenate([model(*(torch.from_numpy(x) for x in encode(tok, picked[b:b + 64]))).numpy()
                           for b in range(0, len(picked), 64)])
     scorer = ContextScorer(out)
-    got = np.concatenate([scorer.pair_logits([(marked(r["t"], r["s"], r["e"]), candidate_text(r["n"], r["c"]))
-                                              for r in picked[b:b + 8]]) for b in range(0, len(picked), 8)])
+    got = np.concatenate([scorer.pair_logits(pair_texts(picked[b:b + 8])) for b in range(0, len(picked), 8)])
     spans: dict[tuple[int, int, int], list[int]] = {}
     for i, r in enumerate(picked):
         spans.setdefault((r["u"], r["s"], r["e"]), []).append(i)

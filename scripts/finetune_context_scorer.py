@@ -31,9 +31,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from context_heldout import part_hyps
-from train_context_scorer import build, dequantised_state, encode, pair_weight, read_pairs, tokenizer_for
+from train_context_scorer import build, dequantised_state, encode, pair_texts, pair_weight, read_pairs, tokenizer_for
 
-from emendo.correctors.entities.context import MODEL_FILE, ContextScorer, candidate_text, default_model_dir, marked
+from emendo.correctors.entities.context import MODEL_FILE, ContextScorer, default_model_dir
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,8 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     check = real[:300]
     with torch.no_grad():
         rebuilt = model(*(torch.from_numpy(x) for x in encode(tok, check))).numpy()
-    served = ContextScorer(folder).pair_logits([(marked(r["t"], r["s"], r["e"]), candidate_text(r["n"], r["c"]))
-                                                for r in check])
+    served = ContextScorer(folder).pair_logits(pair_texts(check))
     report: dict[str, Any] = {"start": str(folder), "parity_mean_abs": round(float(np.abs(rebuilt - served).mean()), 4),
                               "real_pairs": len(real), "other_pairs": args.others, "args": vars(args)}
     print(json.dumps(report), flush=True)

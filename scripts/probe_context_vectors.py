@@ -28,7 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stack_context_scorer import fit, recall_at
+from stack_context_scorer import feature_log_odds, fit, recall_at
 from train_context_scorer import read_pairs
 
 from emendo.correctors.entities.embed import SentenceEmbedder
@@ -154,8 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     cols = np.concatenate([np.arange(k * d, (k + 1) * d) for k, part in enumerate("qch") if part in args.parts])
     X = X[:, cols]
     y = np.asarray([float(r["y"]) for r in rows], dtype=np.float32)
-    p = np.clip(np.asarray([r["p"] for r in rows]), 1e-5, 1 - 1e-5)
-    z = np.log(p / (1 - p))
+    z = feature_log_odds(rows)
     fold = np.asarray([r["f"] for r in rows])
     results: dict[str, Any] = {"feature scorer": {k: recall_at([r for r in rows if r["k"] == k],
                                                                z[[i for i, r in enumerate(rows) if r["k"] == k]],

@@ -43,6 +43,12 @@ def fit(X: np.ndarray, y: np.ndarray, steps: int = 3000, lr: float = 0.5, l2: fl
     return np.asarray(out)
 
 
+def feature_log_odds(rows: list[dict[str, Any]]) -> np.ndarray:
+    """The feature scorer's log-odds of each pair (its probability ``p``, clipped to 1e-5)."""
+    p = np.clip(np.asarray([r["p"] for r in rows]), 1e-5, 1 - 1e-5)
+    return np.asarray(np.log(p / (1 - p)))
+
+
 def recall_at(rows: list[dict[str, Any]], score: np.ndarray, precisions: tuple[float, ...]) -> dict[str, float]:
     """Share of the spans with a gold candidate whose best-scored candidate is taken and right, at the
     loosest cut that keeps ``precision`` over the spans taken (best candidate per span)."""
@@ -76,8 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     rows = read_pairs(args.pairs)
     logit = np.load(args.oof).astype(np.float64)
-    p = np.clip(np.asarray([r["p"] for r in rows]), 1e-5, 1 - 1e-5)
-    z = np.log(p / (1 - p))
+    z = feature_log_odds(rows)
     y = np.asarray([float(r["y"]) for r in rows])
     w = fit(np.stack([z, logit, np.ones_like(z)], axis=1), y)
     stacked = w[0] * z + w[1] * logit + w[2]

@@ -127,9 +127,15 @@ def read_pairs(path: str | Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in fh]
 
 
+def pair_texts(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Each pair's two segments as the served scorer reads them: the hypothesis with the span marked,
+    and the candidate's surface form with its entity text."""
+    return [(marked(r["t"], r["s"], r["e"]), candidate_text(r["n"], r["c"])) for r in rows]
+
+
 def encode(tokenizer: Any, rows: list[dict[str, Any]]) -> tuple[np.ndarray, ...]:
     """input_ids, attention_mask, token_type_ids (int64, padded to the longest) of ``rows``' pairs."""
-    return encode_pairs(tokenizer, [(marked(r["t"], r["s"], r["e"]), candidate_text(r["n"], r["c"])) for r in rows])
+    return encode_pairs(tokenizer, pair_texts(rows))
 
 
 def tokenizer_for(max_length: int) -> Any:
