@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 from entities_dancer import asr_input, build, named_records, write_report
-from train_dancer_reranker import parts_for, subset, universe
+from train_dancer_reranker import parts_for, subset, universe, unpack
 
 from emendo.correctors.entities.dancer import DancerCorrector, Reranker, Scored, scorer_file
 from emendo.correctors.entities.embed import SentenceEmbedder
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             assert isinstance(dancer, DancerCorrector)
             threshold = dancer.threshold
             for record in part:
-                text, confidences = asr_input(record)
+                text, confidences = unpack(asr_input(record))
                 rows += reads(dancer, dancer.score_text(text, confidences=confidences), size)
         results[str(size)] = {**tally(rows, floors, tops), "utterances": len(records)}
         print(f"{size:,} entities: {len(rows)} reads in {time.perf_counter() - started:.0f} s", flush=True)

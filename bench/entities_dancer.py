@@ -39,7 +39,7 @@ import platform
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +95,7 @@ def asr_input(record: dict[str, Any], confidences: bool = True) -> Item:
     return (record["hyp"], record.get("confidences") if confidences else None)
 
 
-def run(corrector: Timed, texts: list[Item]) -> tuple[list[str], list[float]]:
+def run(corrector: Timed, texts: Sequence[Item]) -> tuple[list[str], list[float]]:
     outputs, ms = [], []
     for item in texts:
         t = time.perf_counter()

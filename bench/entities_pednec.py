@@ -48,7 +48,10 @@ CLEAN = ("The meeting has been moved to Thursday afternoon because the hall is n
 
 def synthetic_name(rng: random.Random) -> str:
     consonants, vowels = "bcdfghjklmnprstvz", "aeiou"
-    word = lambda: "".join(rng.choice(consonants) + rng.choice(vowels) for _ in range(rng.randint(2, 4)))  # noqa: E731
+
+    def word() -> str:
+        return "".join(rng.choice(consonants) + rng.choice(vowels) for _ in range(rng.randint(2, 4)))
+
     return " ".join(word().title() for _ in range(rng.randint(1, 2)))
 
 

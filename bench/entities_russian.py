@@ -39,6 +39,7 @@ from entities_dancer import run, write_report
 
 from emendo.correctors.entities.dancer import DancerCorrector, Reranker
 from emendo.correctors.entities.inflect import CASES
+from emendo.correctors.entities.pednec import PedNecCorrector
 from emendo.correctors.entities.phonetic import fold
 from emendo.correctors.registry import build_pipeline
 from emendo.eval.entities import EntitySpan, entity_scores, words_changed
@@ -61,11 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(args.seed)
     pipeline = build_pipeline(Settings(correctors="pednec,dancer"))
     pednec, dancer = pipeline.correctors
+    assert isinstance(pednec, PedNecCorrector) and isinstance(dancer, DancerCorrector)
     if args.reranker:  # a scorer written by scripts/train_dancer_reranker_ru.py --out, for every span
-        dancer = DancerCorrector(dancer.catalog, dancer.embedder, dancer.dense,  # type: ignore[attr-defined]
-                                 reranker=Reranker.load(args.reranker), options=dancer.options,  # type: ignore[attr-defined]
-                                 lexicon=dancer.lexicon)  # type: ignore[attr-defined]
-    index = pednec.catalog.index("default")  # type: ignore[attr-defined]
+        dancer = DancerCorrector(dancer.catalog, dancer.embedder, dancer.dense,
+                                 reranker=Reranker.load(args.reranker), options=dancer.options,
+                                 lexicon=dancer.lexicon)
+    index = pednec.catalog.index("default")
+    if index is None:
+        raise SystemExit("no default catalog")
     recs = utterances(russian_names(index, 6 * args.per_case, rng, evaluation=True), rng, args.asr_style)
     if args.asr:  # every hypothesis from the recogniser (by id; the sentence must be the same)
         heard = transcripts(args.asr, recs, every=True)

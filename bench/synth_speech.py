@@ -37,6 +37,7 @@ import random
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,11 +95,14 @@ def packing_study(sentences: list[dict[str, Any]], n: int, seed: int) -> dict[st
             refs.append(norm.normalize(it["text"]))
     nref = sum(len(r.split()) for r in refs)
 
+    def nearest(ref: str, candidates: Sequence[str]) -> str:
+        """The candidate with the lowest WER against ``ref`` (the n-best oracle)."""
+        return min(candidates, key=lambda c: jiwer.process_words(ref, c or "<empty>").wer)
+
     def score(name: str, hyps: list[Any], seconds: float, plan: list[list[int]] | None) -> dict[str, Any]:
         nb = [normalize_hypotheses(h) for h in hyps]
         best = [x.nbest[0] if x.nbest else "" for x in nb]
-        oracle = [min(x.nbest or ("",), key=lambda c, r=r: jiwer.process_words(r, c or "<empty>").wer)
-                  for x, r in zip(nb, refs, strict=True)]
+        oracle = [nearest(r, x.nbest or ("",)) for x, r in zip(nb, refs, strict=True)]
         row: dict[str, Any] = {
             "variant": name, "utterances": len(hyps), "s_per_utt": round(seconds / len(hyps), 3),
             "wer": round(jiwer.wer(refs, [b or "<empty>" for b in best]), 4),

@@ -238,13 +238,14 @@ def vectorise(skel: NDArray[np.bool_], *, spur: float, dot: float) -> list[list[
     for p in sorted(pix - node_pix - visited):
         if p in visited:
             continue
-        path, prev, cur = [p], None, p
+        path, cur = [p], p
+        back: Pt | None = None  # the pixel before ``cur`` (none at the start)
         visited.add(p)
         while True:
-            nxt = [r for r in nbrs(cur) if r != prev and (r not in visited or (r == p and len(path) > 2))]
+            nxt = [r for r in nbrs(cur) if r != back and (r not in visited or (r == p and len(path) > 2))]
             if not nxt:
                 break
-            prev, cur = cur, nxt[0]
+            back, cur = cur, nxt[0]
             if cur == p:
                 path.append(p)
                 break
@@ -322,9 +323,9 @@ def join_at_nodes(edges: list[tuple[int, int, list[tuple[float, float]]]], n_nod
 def _direction(pts: Sequence[tuple[float, float]], end: int, reach: int = 6) -> NDArray[np.float64]:
     """Unit vector pointing from the stroke end ``end`` (0 start, 1 end) into the stroke."""
     seq = pts if end == 0 else pts[::-1]
-    a = np.asarray(seq[0])
-    b = np.asarray(seq[min(reach, len(seq) - 1)])
-    v = b - a
+    a = np.asarray(seq[0], dtype=np.float64)
+    b = np.asarray(seq[min(reach, len(seq) - 1)], dtype=np.float64)
+    v: NDArray[np.float64] = b - a
     norm = float(np.hypot(*v))
     return v / norm if norm else v
 
@@ -393,7 +394,7 @@ def _glyph_mask(font: ImageFont.FreeTypeFont, ch: str, pad: int) -> tuple[NDArra
 
 def _stem_width(font: ImageFont.FreeTypeFont) -> float:
     """Thickness of a vertical stem: the mode of horizontal run lengths in 'l'."""
-    mask, _ = _glyph_mask(font, "l", font.size)
+    mask, _ = _glyph_mask(font, "l", int(font.size))
     runs: list[int] = []
     for row in mask:
         d = np.diff(np.concatenate([[0], row.astype(np.int8), [0]]))

@@ -55,7 +55,8 @@ def _model_dir(arg: str | None) -> Path:
 def _mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     m = mask[..., None].astype(np.float32)
     pooled = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
-    return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+    unit: np.ndarray = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+    return unit
 
 
 def _wrapper_class() -> type:

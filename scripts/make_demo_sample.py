@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import io
 import json
 import os
@@ -156,7 +157,7 @@ class WhisperNBest(WhisperASR):
         """(n-best [(raw text, score)], 1-best words [(word, probability)])."""
         tok = self.tokenizer
         enc, n_frames = self._encode(audio)
-        res = self._generate(enc, timestamps=False, max_length=224)
+        res: Any = self._generate(enc, timestamps=False, max_length=224)[0]  # the one row's result
         hyps = []
         for ids, score in zip(res.sequences_ids, res.scores, strict=True):
             ids = self._text_ids(ids)
@@ -207,7 +208,7 @@ def make_asr(sentences: list[tuple[int, str]], args: argparse.Namespace, work: P
     asr = WhisperNBest(args.whisper_model, args.compute_type, args.beam, args.threads)
     names = list(args.voices)
     versions = _tts_versions()
-    records = []
+    records: list[dict[str, Any]] = []
     for k, (idx, sent) in enumerate(sentences):
         name = names[k % len(names)]
         voice = VOICES[name]
@@ -302,11 +303,11 @@ def render_line(text: str, font: Font, rng: random.Random, strength: float = 1.0
             gw = int(adv + ascent) + 8
             glyph = Image.new("L", (gw, ascent + descent + 8), 0)
             ImageDraw.Draw(glyph).text((4, 4), ch, font=pil_font, fill=255)
-            glyph = glyph.rotate(rng.gauss(0, params["glyph_rotation_deg"] / 2), resample=Image.BICUBIC)
+            glyph = glyph.rotate(rng.gauss(0, params["glyph_rotation_deg"] / 2), resample=Image.Resampling.BICUBIC)
             dy = rng.gauss(0, params["jitter_y_px"])
             canvas.paste(255, (round(x - 4), round(pad - 4 + dy)), glyph)
         x += adv + rng.gauss(0, params["jitter_x_px"])
-    canvas = canvas.rotate(params["line_rotation_deg"], resample=Image.BICUBIC, expand=True)
+    canvas = canvas.rotate(params["line_rotation_deg"], resample=Image.Resampling.BICUBIC, expand=True)
     canvas = canvas.filter(ImageFilter.GaussianBlur(params["blur_radius"]))
     mask = np.asarray(canvas, dtype=np.float64) / 255.0
     img = params["paper"] * (1 - mask) + params["ink"] * mask
@@ -332,7 +333,7 @@ def tesseract_line(png: Path, lang: str) -> list[tuple[str, float]]:
 def make_htr(sentences: list[tuple[int, str]], args: argparse.Namespace, work: Path, log: Any) -> list[dict[str, Any]]:
     fonts = [FONTS[f] for f in args.fonts]
     tver = _tesseract_version()
-    records = []
+    records: list[dict[str, Any]] = []
     for k, (idx, sent) in enumerate(sentences):
         font = fonts[k % len(fonts)]
         rng = random.Random(f"{args.seed}-htr-{k}")
@@ -383,7 +384,7 @@ def measure(records: list[dict[str, Any]]) -> dict[str, Any]:
         oracle = []
         for ref, r in zip(refs, asr, strict=True):
             cands = hyp.normalize_all(r.get("nbest") or [r["text"]])
-            oracle.append(min(cands, key=lambda c, ref=ref: jiwer.process_words(ref, c).wer))
+            oracle.append(min(cands, key=functools.partial(_wer, ref)))
         stats["asr"] = {
             "n": len(asr),
             "ref_words": sum(len(r.split()) for r in refs),
@@ -427,6 +428,12 @@ def _per_group(recs: list[dict[str, Any]], key: str, preset: Any, chars: bool = 
 
 def _source_label(idx: int) -> str:
     return f"Harvard sentences, list {idx // 10 + 1}, sentence {idx % 10 + 1}"
+
+
+def _wer(ref: str, hyp: str) -> float:
+    import jiwer
+
+    return float(jiwer.process_words(ref, hyp).wer)
 
 
 def _dist_version(name: str) -> str:

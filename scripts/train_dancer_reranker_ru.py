@@ -84,17 +84,18 @@ def main(argv: list[str] | None = None) -> int:
     scorer = DancerCorrector(corrector.catalog, embedder, corrector.dense, reranker=reranker, options=options,
                              lexicon=corrector.lexicon)
     tuning = tune(scorer, dev, clean_russian(f"{args.corpus}/dev.jsonl.gz", 300, rng), args)
+    meta: dict[str, Any] = {"threshold": tuning["threshold"], "named_threshold": tuning["named_threshold"],
+                            "threshold_tuning": tuning, "rows": len(y), "positives": int(y.sum()),
+                            "utterances": len(rows), "clean_sentences": len(clean), "seed": args.seed,
+                            "language": "ru", "encoder": embedder.fingerprint,
+                            "options": dataclasses.asdict(options),
+                            "command": "scripts/train_dancer_reranker_ru.py " + " ".join(argv or sys.argv[1:])}
     report = {"features": list(FEATURES), "weights": list(reranker.weights), "bias": reranker.bias,
-              "mean": list(reranker.mean), "scale": list(reranker.scale),
-              "meta": {"threshold": tuning["threshold"], "named_threshold": tuning["named_threshold"],
-                       "threshold_tuning": tuning, "rows": len(y), "positives": int(y.sum()),
-                       "utterances": len(rows), "clean_sentences": len(clean), "seed": args.seed,
-                       "language": "ru", "encoder": embedder.fingerprint, "options": dataclasses.asdict(options),
-                       "command": "scripts/train_dancer_reranker_ru.py " + " ".join(argv or sys.argv[1:])}}
+              "mean": list(reranker.mean), "scale": list(reranker.scale), "meta": meta}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
-    print(json.dumps({k: v for k, v in report["meta"].items() if k != "threshold_tuning"}, indent=1))
+    print(json.dumps({k: v for k, v in meta.items() if k != "threshold_tuning"}, indent=1))
     return 0
 
 
@@ -107,8 +108,11 @@ def real_row(r: dict[str, Any], hyp: str) -> dict[str, Any] | None:
     return {"id": "asr-" + r["id"], "hyp": hyp, "entity_id": r["entity_id"], "start": start, "end": end}
 
 
+TUNE_GRID = tuple(k / 20 for k in range(2, 20))  # 0.1 .. 0.95
+
+
 def tune(scorer: DancerCorrector, dev: list[dict[str, Any]], clean: list[str], args: argparse.Namespace,
-         grid: tuple[float, ...] = tuple(x / 20 for x in range(2, 20))) -> dict[str, Any]:
+         grid: tuple[float, ...] = TUNE_GRID) -> dict[str, Any]:
     """The (threshold, named threshold) pair with the lowest dev NE-CER within the harm bounds."""
     refs, hyps = [r["text"] for r in dev], [r["hyp"] for r in dev]
     spans = [[EntitySpan(r["start"], r["end"], r["surface"], r["entity_id"])] for r in dev]

@@ -12,6 +12,7 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,7 +123,7 @@ def records(n: int, source: str = "asr", prefix: str = "r") -> list[tuple[bytes,
     return out
 
 
-def send(bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes]]) -> None:
+def send(bootstrap: str, topic: str, messages: Sequence[tuple[bytes | None, bytes]]) -> None:
     asyncio.run(produce(bootstrap, topic, messages))
 
 
