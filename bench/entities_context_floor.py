@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 from entities_dancer import asr_input, build, named_records, write_report
-from train_dancer_reranker import parts_for, subset, universe, unpack
+from train_dancer_reranker import bench_universe, parts_for, subset, unpack
 
 from emendo.correctors.entities.dancer import DancerCorrector, Reranker, Scored, scorer_file
 from emendo.correctors.entities.embed import SentenceEmbedder
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     if max(tops) > probe_top:
         raise SystemExit(f"--tops must not go above the scorer's top ({probe_top})")
     sizes = [int(s) for s in args.sizes.split(",")]
-    entities = universe(max(sizes))
+    entities = bench_universe(sizes)
     embedder = SentenceEmbedder()
     matrix = DenseIndex.embeddings(entities, embedder, cache_dir=args.cache)
     results: dict[str, Any] = {}

@@ -1,11 +1,12 @@
 """PED-NEC vs DANCER on the entity evaluation set, with catalogs of 1k / 10k / 100k entities.
 
 For each catalog size the catalog holds every entity of the evaluation groups (the true
-entities and their sound-alikes) plus a deterministic sample of the other built-in entities
-(topped up with synthetic fillers at 100k; see ``scripts/train_dancer_reranker.py``
-``universe``). When the groups alone do not fit a size (1k with the full evaluation set), the
-utterances are split into consecutive parts whose groups fill at most 3/4 of it, and each part
-is corrected with its own catalog of that size; scores are over all parts together.
+entities and their sound-alikes) plus a deterministic sample of the others in a pool of 100,000:
+the built-in entities topped up with synthetic fillers (``scripts/train_dancer_reranker.py``
+``bench_universe``; the same pool whichever sizes a run asks for). When the groups alone do not
+fit a size (1k with the full evaluation set), the utterances are split into consecutive parts
+whose groups fill at most 3/4 of it, and each part is corrected with its own catalog of that size;
+scores are over all parts together.
 Inputs are the real TTS->ASR hypotheses of ``scripts/make_entity_evalset.py``, given to DANCER
 with Whisper's word confidences as a record carries them (its reduction without them, as for
 plain-text input, is reported too);
@@ -47,7 +48,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from make_entity_evalset import clean_sentences
-from train_dancer_reranker import Item, make_corrector, parts_for, subset, universe, unpack
+from train_dancer_reranker import Item, bench_universe, make_corrector, parts_for, subset, unpack
 
 from emendo.correctors.entities import phonemes
 from emendo.correctors.entities.catalog import Catalog
@@ -106,11 +107,13 @@ def run(corrector: Timed, texts: Sequence[Item]) -> tuple[list[str], list[float]
 
 
 def build(entities: list[Entity], matrix: np.ndarray, embedder: SentenceEmbedder,
-          rows: list[int], reranker: Reranker | None = None, threads: int = 1) -> dict[str, Any]:
+          rows: list[int], reranker: Reranker | None = None, threads: int = 1,
+          **overrides: Any) -> dict[str, Any]:
     """PED-NEC and DANCER over the catalog made of ``entities[rows]``: the bundled scorer and
-    default options, or ``reranker`` with the options it was trained with (its ``meta.options``);
-    ``threads``: the context scorer's ONNX Runtime threads (the ``embedder``'s are its own)."""
-    options = DancerOptions.tuned_with(reranker) if reranker else None
+    default options, or ``reranker`` with the options it was trained with (its ``meta.options``),
+    then ``overrides`` (DANCER options); ``threads``: the context scorer's ONNX Runtime threads (the
+    ``embedder``'s are its own)."""
+    options = DancerOptions.tuned_with(reranker, **overrides) if reranker or overrides else None
     dancer = make_corrector([entities[i] for i in rows], embedder, matrix[rows],
                             reranker=reranker or Reranker.load(), options=options, threads=threads)
     return {"pednec": PedNecCorrector(dancer.catalog), "dancer": dancer}
@@ -326,7 +329,10 @@ def _lat(ms: list[float]) -> dict[str, float]:
 def markdown(report: dict[str, Any]) -> str:
     lines = ["# Entity correction: PED-NEC vs DANCER", "", f"Machine: {report['machine']}", "",
              f"Evaluation set: {report['evalset']} (split {report['split']}); catalog sizes {report['sizes']}; "
-             f"ONNX Runtime threads per DANCER model call: {report.get('threads', 1)}.", ""]
+             f"ONNX Runtime threads per DANCER model call: {report.get('threads', 1)}; DANCER scorer: "
+             f"{report.get('reranker', 'bundled')}"
+             + (f"; context-scorer reads an utterance: {report['context_reads'] or 'no limit'}"
+                if "context_reads" in report else "") + ".", ""]
     for size, res in report["results"].items():
         actual = res.get("entities", int(size))
         held = f"; {actual:,} entities: every one of the evaluation groups" if actual > int(size) else ""
@@ -467,9 +473,13 @@ def main(argv: list[str] | None = None) -> int:
                                       "bundled one, e.g. from scripts/train_entity_encoder.py + export_minilm.py")
     ap.add_argument("--threads", type=int, default=1,
                     help="ONNX Runtime threads of DANCER's model calls (EMENDO_DANCER_THREADS; default 1)")
+    ap.add_argument("--context-reads", type=int,
+                    help="with the context scorer: at most this many reads an utterance, 0: no limit "
+                         "(EMENDO_DANCER_CONTEXT_READS; default: the scorer's own)")
     args = ap.parse_args(argv)
-    if args.threads < 1:
-        raise SystemExit("--threads must be >= 1")
+    if args.threads < 1 or (args.context_reads is not None and args.context_reads < 0):
+        raise SystemExit("need --threads >= 1 and --context-reads >= 0")
+    overrides = {"context_reads": args.context_reads} if args.context_reads is not None else {}
     source = scorer_file(args.reranker or "")  # as EMENDO_DANCER_SCORER reads it ("context" included)
     reranker = Reranker.load(source) if source else None
     malloc_tuned = keep_freed_memory() if args.malloc == "keep" else False
@@ -484,11 +494,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.clean_extra else []
     seen = {json.loads(line)["text"] for line in Path(args.evalset).read_text().splitlines()}
     extra = [t for t in extra if t not in seen]  # the evaluation set's dev part trained the scorer
-    entities = universe(max(sizes))
+    entities = bench_universe(sizes)
     threads = encoder_threads(reranker, DancerOptions.tuned_with(reranker), args.threads)
     embedder = SentenceEmbedder(args.encoder, intra_op_threads=threads)
     matrix = DenseIndex.embeddings(entities, embedder, cache_dir=args.cache, progress=True)
-    report: dict[str, Any] = {"evalset": args.evalset, "reranker": args.reranker or "bundled",
+    report: dict[str, Any] = {"evalset": args.evalset, "reranker": args.reranker or "bundled", **overrides,
                               "encoder": args.encoder or "bundled", "split": args.split, "threads": args.threads,
                               "sizes": sizes, "results": {},
                               "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -502,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
                  log: list[tuple[float, int]] = built, drop: frozenset[str] = frozenset()) -> dict[str, Any]:
             t = time.perf_counter()
             rows = [i for i in subset(entities, groups, size, seed) if entities[i].id not in drop]
-            correctors = build(entities, matrix, embedder, rows, reranker, args.threads)
+            correctors = build(entities, matrix, embedder, rows, reranker, args.threads, **overrides)
             for corrector in correctors.values():  # one-off per catalog (DANCER's idf table): not a request's latency
                 corrector.correct_text("warm up")
             log.append((time.perf_counter() - t, len(rows)))

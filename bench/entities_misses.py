@@ -36,7 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from entities_dancer import build, named_records, write_report
-from train_dancer_reranker import parts_for, subset, universe
+from train_dancer_reranker import bench_universe, parts_for, subset
 
 from emendo.correctors.entities.dancer import DancerCorrector, Reranker, scorer_file
 from emendo.correctors.entities.embed import SentenceEmbedder
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     keep_freed_memory()
     records = named_records(args.evalset, args.split)
     sizes = [int(s) for s in args.sizes.split(",")]
-    entities = universe(max(sizes))
+    entities = bench_universe(sizes)
     embedder = SentenceEmbedder()
     matrix = DenseIndex.embeddings(entities, embedder, cache_dir=args.cache)
     source = scorer_file(args.reranker or "")  # as EMENDO_DANCER_SCORER reads it ("context" included)

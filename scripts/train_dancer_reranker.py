@@ -52,7 +52,7 @@ import random
 import re
 import sys
 import zlib
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -136,6 +136,16 @@ def universe(size: int = 100_000, seed: int = 0) -> list[Entity]:
     """Every built-in entity (catalog ``default``), topped up with fillers to ``size``."""
     entities = [e for path in builtin_catalog_files() for e in read_catalog_file(path, catalog="default")]
     return entities + filler_entities(max(0, size - len(entities)), seed)
+
+
+BENCH_POOL = 100_000  # entities every benchmark catalog is drawn from, whichever sizes a run asks for
+
+
+def bench_universe(sizes: Iterable[int]) -> list[Entity]:
+    """The pool the benchmarks and the threshold tuning draw their catalogs from: :func:`universe` of
+    ``BENCH_POOL`` entities (more when a size asks for more), so that a 1k or 10k catalog is the same
+    draw whether or not a run also asks for 100k."""
+    return universe(max(BENCH_POOL, *sizes))
 
 
 def subset(entities: list[Entity], must: set[str], size: int, seed: int) -> list[int]:
@@ -511,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
     size_prior: dict[str, Any] = {}  # none unless tuned: the probability as trained at one catalog size
     if args.real and args.tune_sizes:
         sizes = [int(x) for x in args.tune_sizes.split(",")]
-        entities = universe(max(sizes))
+        entities = bench_universe(sizes)
         tuning = tune_threshold(reranker, [json.loads(line) for line in Path(args.real).read_text().splitlines()],
                                 [unpack(c)[0] for c in clean], sizes, entities, embedder,
                                 DenseIndex.embeddings(entities, embedder, cache_dir=args.cache),

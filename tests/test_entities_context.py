@@ -32,6 +32,7 @@ from emendo.correctors.entities.dancer import (
     scorer_file,
 )
 from emendo.correctors.entities.retrieval import DenseIndex
+from emendo.errors import ConfigError
 from tests.test_entities_dancer import ENTITIES, LEXICON, BagOfWords, reranker
 
 bundled = pytest.mark.skipif(not (default_model_dir() / "context.int8.onnx").is_file(),
@@ -144,6 +145,27 @@ def test_the_context_scorer_reads_each_spans_best_candidates_and_can_overturn_th
     quiet = Recording({})
     corrector_with(stacked({"lr": 1.0, "context": 1.0, "bias": 0.0, "floor": 0.9999, "top": 2}), quiet).score_text(text)
     assert quiet.asked == []
+
+
+def test_a_read_budget_reads_the_candidates_the_features_rate_highest_and_writes_no_other() -> None:
+    text = "I was reading about Stien and his new horror book for children."
+    stack = {"lr": 1.0, "context": 1.0, "bias": 0.0, "floor": 0.01, "top": 2}
+    everything = Recording({"Stein": 6.0, "Stine": -6.0})
+    scored = corrector_with(stacked(stack), everything).score_text(text)
+    assert len(everything.asked) == 2
+    features = {s.surface: s.features for s in scored}
+    first = max(everything.asked, key=lambda a: reranker().probability(features[a[1]]))[1]  # the features' favourite
+    # one read: the candidate the features rate highest; the other keeps no chance of being written
+    budget = Recording({"Stein": 6.0, "Stine": -6.0})
+    corrector = corrector_with(stacked(stack), budget, DancerOptions(dense_top=0, context_reads=1))
+    scored = corrector.score_text(text)
+    assert [surface for _, surface in budget.asked] == [first]
+    left = [s for s in scored if s.surface in {a[1] for a in everything.asked} - {first}]
+    assert left and all(s.context is None and s.probability <= 0.01 for s in left)
+    # read and liked, the favourite is written; read and refused, nothing is (the other was not read)
+    assert corrector.correct_text(text)[0] == (text.replace("Stien", "Stein") if first == "Stein" else text)
+    with pytest.raises(ConfigError):
+        DancerOptions(context_reads=-1)
 
 
 def test_the_floor_reads_the_feature_probability_at_the_serving_catalog_size() -> None:

@@ -155,6 +155,14 @@ def test_dancer_serves_the_scorer_the_settings_name(catalog_file: Path, tmp_path
                                          dancer_scorer="context", dancer_threads=2)).correctors
         assert threads_of(two.context_scorer.session) == 2  # type: ignore[attr-defined]
         assert threads_of(two.embedder.session) == 1  # type: ignore[attr-defined]
+        assert two.options.context_reads == 3  # type: ignore[attr-defined]  # the bundled scorer's own
+        # EMENDO_DANCER_CONTEXT_READS: another budget of context-scorer reads an utterance, or none (0)
+        (capped,) = build_pipeline(settings(catalog_file, correctors="dancer", data_dir=str(tmp_path / "data"),
+                                            dancer_scorer="context", dancer_context_reads="2")).correctors
+        assert capped.options.context_reads == 2  # type: ignore[attr-defined]
+        (unlimited,) = build_pipeline(settings(catalog_file, correctors="dancer", data_dir=str(tmp_path / "data"),
+                                               dancer_scorer="context", dancer_context_reads="0")).correctors
+        assert unlimited.options.context_reads == 0  # type: ignore[attr-defined]
     # ... else the sentence encoder's
     (plain,) = build_pipeline(settings(catalog_file, correctors="dancer", data_dir=str(tmp_path / "data"),
                                        dancer_threads=2)).correctors

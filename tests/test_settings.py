@@ -23,6 +23,8 @@ def test_defaults_and_env():
     ("EMENDO_DANCER_THRESHOLDS", "1.5", "DANCER_THRESHOLDS"),
     ("EMENDO_DANCER_THRESHOLDS", "0.5,0.6,0.7", "DANCER_THRESHOLDS"),
     ("EMENDO_DANCER_THREADS", "0", "DANCER_THREADS must be >= 1"),
+    ("EMENDO_DANCER_CONTEXT_READS", "-1", "CONTEXT_READS must be a whole number"),
+    ("EMENDO_DANCER_CONTEXT_READS", "three", "CONTEXT_READS must be a whole number"),
 ])
 def test_bad_values(var, value, words):
     with pytest.raises(ConfigError, match=words):
@@ -34,6 +36,12 @@ def test_table_documents_every_setting():
     assert set(SETTINGS_DOC) == set(Settings.__dataclass_fields__)
     for var, _ in SETTINGS_DOC.values():
         assert f"`{var}`" in table
+
+
+def test_dancer_context_reads():
+    assert Settings.from_env({}).dancer_context_reads_value is None
+    assert Settings.from_env({"EMENDO_DANCER_CONTEXT_READS": "0"}).dancer_context_reads_value == 0
+    assert Settings.from_env({"EMENDO_DANCER_CONTEXT_READS": " 2 "}).dancer_context_reads_value == 2
 
 
 def test_dancer_thresholds():

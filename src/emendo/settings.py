@@ -41,7 +41,7 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
                       "DANCER scorer weights (`scripts/train_dancer_reranker.py --out`) for English and other "
                       "Latin-script spans, served with the DANCER options its thresholds were tuned with; "
                       "`context`: the bundled scorer combined with the bundled context scorer (a cross-encoder: "
-                      "more precise, 5-30 ms more per utterance; README \"Entity corrector\"); "
+                      "more precise, 6-11 ms more per utterance; README \"Entity corrector\"); "
                       "empty: the bundled scorer"),
     "dancer_thresholds": ("EMENDO_DANCER_THRESHOLDS",
                           "DANCER's decision thresholds `t` or `t,named` (0-1: the probability a replacement needs; "
@@ -51,6 +51,10 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
                        "ONNX Runtime threads for DANCER's sentence encoder, or for its context scorer when that is "
                        "served (the encoder then keeps one): 1 suits a worker per core; 2, with a core to spare, "
                        "lower the latency (README \"Entity corrector\")"),
+    "dancer_context_reads": ("EMENDO_DANCER_CONTEXT_READS",
+                             "with the context scorer: at most this many of its reads (~2.3 ms each on one thread) "
+                             "an utterance, the candidates the features rate highest; the others are not written. "
+                             "0: no limit; empty: the scorer's own (3 for `context`; README \"Entity corrector\")"),
     "entity_topic": ("EMENDO_ENTITY_TOPIC",
                      "compacted topic of catalog updates (key `<catalog>/<id>`; value: entity JSON, or a "
                      "tombstone to delete) that workers follow"),
@@ -84,6 +88,7 @@ class Settings:
     dancer_scorer: str = ""
     dancer_thresholds: str = ""
     dancer_threads: int = 1
+    dancer_context_reads: str = ""
     entity_topic: str = "emendo.entities"
     max_text_chars: int = 20_000
     web_host: str = "127.0.0.1"
@@ -96,6 +101,7 @@ class Settings:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{SETTINGS_DOC[name][0]} must be >= 1, got {getattr(self, name)}")
         self.dancer_threshold_values  # noqa: B018 (validates EMENDO_DANCER_THRESHOLDS)
+        self.dancer_context_reads_value  # noqa: B018 (validates EMENDO_DANCER_CONTEXT_READS)
         if not 0 < self.batch_within <= 60:
             raise ConfigError(f"EMENDO_BATCH_WITHIN must be in (0, 60] seconds, got {self.batch_within}")
         if not 0 <= self.web_port < 65536:
@@ -117,6 +123,20 @@ class Settings:
                 values[f.name] = _convert(var, env[var], type(getattr(cls(), f.name)))
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def dancer_context_reads_value(self) -> int | None:
+        """``dancer_context_reads`` as a number (0: no limit); None when unset (the scorer's own)."""
+        if not self.dancer_context_reads.strip():
+            return None
+        try:
+            value = int(self.dancer_context_reads)
+        except ValueError:
+            value = -1
+        if value < 0:
+            raise ConfigError(f"EMENDO_DANCER_CONTEXT_READS must be a whole number >= 0 (0: no limit), "
+                              f"got {self.dancer_context_reads!r}")
+        return value
 
     @property
     def dancer_threshold_values(self) -> tuple[float | None, float | None]:

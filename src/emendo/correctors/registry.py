@@ -65,8 +65,10 @@ def _dancer(settings: Settings) -> Corrector:
     scorer = scorer_file(settings.dancer_scorer)
     reranker = Reranker.load(scorer) if scorer else None
     # with the options its thresholds were tuned with (the bundled scorer's are the defaults)
+    reads = settings.dancer_context_reads_value
+    overrides = {"context_reads": reads} if reads is not None else {}
     options = DancerOptions.tuned_with(reranker, default_catalog=settings.entity_default_catalog,
-                                       threshold=threshold, named_threshold=named)
+                                       threshold=threshold, named_threshold=named, **overrides)
     embedder = SentenceEmbedder(intra_op_threads=encoder_threads(reranker, options, settings.dancer_threads))
     dense: dict[str, DenseIndex] = {}
     for name in catalog.names():  # descriptions embedded once, cached under EMENDO_CACHE_DIR

@@ -214,6 +214,11 @@ class DancerOptions:
     # (:mod:`~emendo.correctors.entities.context`), when the scorer has a combination for it (the bundled
     # one does). False: the feature scorer alone, with the thresholds tuned for it alone
     context_scorer: bool = True
+    # at most this many context-scorer reads an utterance (0: no limit): the candidates with the highest
+    # feature probability among those ``Reranker.stack`` picks; the others are not written (their
+    # probability is held at the stack's floor). Each read costs ~2.3 ms on one thread, so this bounds
+    # the context profile's latency
+    context_reads: int = 0
     # a span that holds a catalog name and more words, one of them a word the lexicon lacks or one the
     # recogniser doubted (``doubt_gate``), is scored too, at the named threshold, as replacing a name:
     # the recogniser split a name into a name and other words ("fran clinton" for Franklin, "linden
@@ -238,8 +243,8 @@ class DancerOptions:
             raise ConfigError("need 0 <= doubt_gate <= 1 and doubt_words >= 1")
         if self.phone_limit < 0 or not 0 <= self.phone_distance < 1 or self.phone_catalog_limit < 0:
             raise ConfigError("need phone_limit >= 0, 0 <= phone_distance < 1 and phone_catalog_limit >= 0")
-        if self.phonetic_pool < 0 or self.pool_cosine < 0:
-            raise ConfigError("need phonetic_pool >= 0 and pool_cosine >= 0")
+        if self.phonetic_pool < 0 or self.pool_cosine < 0 or self.context_reads < 0:
+            raise ConfigError("need phonetic_pool >= 0, pool_cosine >= 0 and context_reads >= 0")
 
     @classmethod
     def tuned_with(cls, reranker: Reranker | None, **overrides: Any) -> DancerOptions:
@@ -816,10 +821,13 @@ class DancerCorrector:
         table[:, _PHONE + 1] = phone - _best_other(phone, seg, starts, ends, largest=False, empty=1.0)
         probabilities = np.empty(len(ids))
         on_cyrillic = np.asarray(cyrillic)[seg]
-        read = self._ask_context(text, table, ~on_cyrillic, seg, rows, spans, catalog_size)  # its logits
+        read, unread = self._ask_context(text, table, ~on_cyrillic, seg, rows, spans, catalog_size)  # its logits
         for reranker, rows_of in ((self.reranker, ~on_cyrillic), (self.cyrillic_reranker, on_cyrillic)):
             if rows_of.any():
                 probabilities[rows_of] = reranker.probabilities(table[rows_of], catalog_size, read[rows_of])
+        if unread.any() and (stack := self.reranker.stack) is not None:
+            # left unread by ``context_reads``: never written on the features' word alone
+            probabilities[unread] = np.minimum(probabilities[unread], float(stack["floor"]))
         out = []
         features, chances = table.tolist(), probabilities.tolist()
         logits = ([None if math.isnan(c) else c for c in read.tolist()] if self.context_scorer is not None
@@ -846,15 +854,17 @@ class DancerCorrector:
     def _ask_context(self, text: str, table: npt.NDArray[np.float64], eligible: npt.NDArray[np.bool_],
                      seg: npt.NDArray[np.int64], rows: list[tuple[Entity, str, float]],
                      spans: list[tuple[int, int, int, int, bool, bool, bool]],
-                     catalog_size: int | None = None) -> npt.NDArray[np.float64]:
+                     catalog_size: int | None = None) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
         """The context scorer's logit for each ``eligible`` span's ``top`` candidates by the feature
         scorer among those whose feature probability in a catalog of ``catalog_size`` entities is at
         least ``floor`` (:attr:`Reranker.stack`); NaN elsewhere. Those below the floor keep the feature
-        scorer's probability, below every threshold as long as the floor is."""
+        scorer's probability, below every threshold as long as the floor is. With ``context_reads``, only
+        that many are read (those the features rate highest); the second array marks the others."""
         context = np.full(len(table), np.nan)
+        unread = np.zeros(len(table), dtype=bool)
         stack = self.reranker.stack
         if self.context_scorer is None or stack is None or not eligible.any():
-            return context
+            return context, unread
         raw = self.reranker.raw(table)
         floor = float(stack["floor"])
         passing = eligible & (raw + self.reranker.size_shift(catalog_size) >= math.log(floor / (1.0 - floor)))
@@ -862,10 +872,15 @@ class DancerCorrector:
         for k in np.unique(seg[passing]).tolist():
             mine = np.flatnonzero(passing & (seg == k))
             asked += mine[np.argsort(-raw[mine], kind="stable")][:int(stack["top"])].tolist()
+        reads = self.options.context_reads
+        if 0 < reads < len(asked):  # the most probable by the features, in table order
+            ranked = sorted(asked, key=lambda i: -raw[i])
+            unread[ranked[reads:]] = True
+            asked = sorted(ranked[:reads])
         if asked:
             items = [(spans[seg[i]][2], spans[seg[i]][3], rows[i][1], entity_text(rows[i][0])) for i in asked]
             context[asked] = self.context_scorer.logits(text, items)
-        return context
+        return context, unread
 
     @staticmethod
     def _choose(scored: list[Scored]) -> list[Scored]:
