@@ -139,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         for part in parts_for(records, size):
             subset_rows = subset(entities, {g for r in part for g in r["group"]}, size, 3)
-            dancer = build(entities, matrix, embedder, subset_rows, scorer)["dancer"]
+            # the probe reads every candidate at or above its floor: no read budget (``context_reads``)
+            dancer = build(entities, matrix, embedder, subset_rows, scorer, context_reads=0)["dancer"]
             assert isinstance(dancer, DancerCorrector)
             threshold = dancer.threshold
             for record in part:
