@@ -85,6 +85,17 @@ def test_a_pairs_logit_does_not_depend_on_the_other_pairs_asked_with_it() -> Non
     assert together == alone, (together, alone)
 
 
+def test_pairs_are_tokenised_one_at_a_time_as_a_batch_would_tokenise_them() -> None:
+    scorer = ContextScorer()
+    long = "Port Colborne: city in Canada, " + "on Lake Erie at the southern end of the Welland Canal, " * 6
+    pairs = [(marked("we flew to port coburn last week", 11, 22), candidate_text(s, d))
+             for s, d in (("Cockburn", "Cockburn: city in Australia"), ("Port Colborne", long))]
+    batch = scorer.tokenizer.encode_batch(pairs)
+    single = [scorer.tokenizer.encode(a, b) for a, b in pairs]
+    assert [(e.ids, e.type_ids) for e in single] == [(e.ids, e.type_ids) for e in batch]
+    assert len(single[1].ids) == 96  # the long description is cut (longest first), alike both ways
+
+
 class Recording:
     """A stand-in context scorer that records what it is asked and answers from a table."""
 
