@@ -17,6 +17,9 @@
 # REAL_WEIGHT=5 weighs the real TTS->ASR pairs 5x in the loss (results in ctx-L<layers>-r5); session 24 found
 # the shipped 4-layer model (weight 1) gives 40% of its own real positives a negative logit. LAYERS=4 REAL_WEIGHT=5
 # retrains the served size that way (~190 s with its folds on an H200).
+# Session 27 (an H200): PAIRS=runs/ctx/pairs-ctxcand.jsonl.gz (dump_dancer_pairs.py --candidates context --top 8,
+# 128,835 pairs) LAYERS="4 2" REAL_WEIGHT=5 took 297 s (4 layers 168 s, 2 layers 120 s, each with its folds);
+# LAYERS=3 137 s; LAYERS=4 EPOCHS=5 282 s. Set OUT=$OUT/<name> to keep two runs of one size apart.
 set -u
 export PYTHONUNBUFFERED=1
 DEVICE=${DEVICE:-cuda}; OUTD=${OUT:-/tmp/out}; PAIRS=${PAIRS:-runs/ctx/pairs.jsonl.gz}

@@ -4,8 +4,9 @@ The pairs are those ``scripts/train_dancer_reranker.py`` trains the feature scor
 utterances about the built-in English entities (evaluation groups left out with ``--exclude``),
 the real TTS->ASR evaluation set's dev split (``--real``) and entity-free sentences (``--clean``,
 every candidate a negative), each scored by the served feature scorer over a ``--catalog-size``
-catalog. Per span the ``--top`` candidates by that scorer's probability are kept, those above
-``--floor``. One JSON line a
+catalog, with the default candidate options (pronunciation candidates at every size) or (``--candidates context``) those
+``reranker-context.json`` serves. Per span the ``--top`` candidates by that scorer's probability are
+kept, those above ``--floor``. One JSON line a
 pair (gzip)::
 
     {"u": item, "t": hypothesis, "s": span start, "e": span end, "c": candidate's entity text,
@@ -42,7 +43,7 @@ from train_dancer_reranker import (
     unpack,
 )
 
-from emendo.correctors.entities.dancer import DancerOptions, Reranker
+from emendo.correctors.entities.dancer import DancerOptions, Reranker, scorer_file
 from emendo.correctors.entities.embed import SentenceEmbedder
 from emendo.correctors.entities.retrieval import entity_text
 
@@ -59,12 +60,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--top", type=int, default=6, help="candidates kept per span (by the feature scorer)")
     ap.add_argument("--floor", type=float, default=0.01,
                     help="candidates the feature scorer gives less probability are left out (never replaced)")
+    ap.add_argument("--candidates", choices=("default", "context"), default="default",
+                    help="candidate options: the default scorer's (pronunciation candidates at every size), or "
+                         "those reranker-context.json serves (also the phonetic pool and spans around names)")
     ap.add_argument("--seed", type=int, default=23)
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
     embedder = SentenceEmbedder()
+    options = (DancerOptions(phone_catalog_limit=0) if args.candidates == "default" else
+               DancerOptions.tuned_with(Reranker.load(scorer_file("context")), context_scorer=False, context_reads=0))
     corrector = make_corrector(universe(args.catalog_size), embedder, cache_dir=args.cache,
-                               reranker=Reranker.load(), options=DancerOptions(phone_catalog_limit=0))
+                               reranker=Reranker.load(), options=options)
     rows, clean_texts = examples(corrector, args, excluded_ids(args.exclude), rng)
     items: list[tuple[str, list[float] | None, dict[str, Any] | None, str]] = [
         (r["hyp"], None, r, "syn") for r in rows]

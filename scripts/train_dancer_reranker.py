@@ -413,6 +413,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--doubt-words", type=int, default=DancerOptions().doubt_words)
     ap.add_argument("--around-names", action=argparse.BooleanOptionalAction, default=DancerOptions().around_names,
                     help="DancerOptions.around_names: spans holding a catalog name and more words are scored")
+    ap.add_argument("--context-reads", type=int, default=DancerOptions().context_reads,
+                    help="DancerOptions.context_reads: context-scorer reads an utterance, at most (0: no limit); "
+                         "tune a combined scorer with the budget it is served with")
     ap.add_argument("--encoder", help="sentence encoder folder (default: the bundled one); serve the scorer with it")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--tune-sizes", default="1000,10000,100000",
@@ -472,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
                             doubt_words=args.doubt_words, phone_limit=args.phone_limit,
                             phone_distance=args.phone_distance, phone_catalog_limit=0,
                             phonetic_pool=args.phonetic_pool, pool_cosine=args.pool_cosine,
-                            around_names=args.around_names)
+                            around_names=args.around_names, context_reads=args.context_reads)
     corrector = make_corrector(universe(args.catalog_size), embedder, cache_dir=args.cache, options=options)
     # the options served and tuned with: the training examples above have pronunciation candidates at
     # the 100k training catalog (to learn what they are worth); serving has them only up to the limit
