@@ -48,6 +48,16 @@ from emendo.correctors.entities.embed import SentenceEmbedder
 from emendo.correctors.entities.retrieval import entity_text
 
 
+def candidate_options(profile: str) -> DancerOptions:
+    """The options whose candidates are dumped: ``default``, the default options with pronunciation
+    candidates at every catalog size (as the feature scorer trains); ``context``, those the context
+    profile is served with (``reranker-context.json``'s ``meta.options``), without the cross-encoder
+    itself, so every candidate keeps its feature probability."""
+    if profile == "default":
+        return DancerOptions(phone_catalog_limit=0)
+    return DancerOptions.tuned_with(Reranker.load(scorer_file(profile)), context_scorer=False, context_reads=0)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True)
@@ -67,10 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
     embedder = SentenceEmbedder()
-    options = (DancerOptions(phone_catalog_limit=0) if args.candidates == "default" else
-               DancerOptions.tuned_with(Reranker.load(scorer_file("context")), context_scorer=False, context_reads=0))
     corrector = make_corrector(universe(args.catalog_size), embedder, cache_dir=args.cache,
-                               reranker=Reranker.load(), options=options)
+                               reranker=Reranker.load(), options=candidate_options(args.candidates))
     rows, clean_texts = examples(corrector, args, excluded_ids(args.exclude), rng)
     items: list[tuple[str, list[float] | None, dict[str, Any] | None, str]] = [
         (r["hyp"], None, r, "syn") for r in rows]

@@ -24,6 +24,7 @@ from emendo.correctors.entities.dancer import (
     Scored,
     _Doubt,
     description_words,
+    scorer_file,
 )
 from emendo.correctors.entities.dancer import _derived as derived
 from emendo.correctors.entities.dancer import _says_number as says_number
@@ -548,6 +549,20 @@ def test_extra_builds_add_only_dev_records_that_share_no_entity_with_the_test_sp
     out = training_extension(base, [part, [rec("conf-0000", "e:6", "about e6", "dev")]])
     assert [r["id"] for r in out] == ["conf-0000", "conf-0001", "clean-0002", "x1-conf-0000", "x1-conf-0003",
                                       "x1-clean-0005", "x2-conf-0000"]
+
+
+def test_context_pairs_are_dumped_with_the_candidates_the_context_profile_serves() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from dump_dancer_pairs import candidate_options
+
+    served = DancerOptions.tuned_with(Reranker.load(scorer_file("context")))
+    context = candidate_options("context")
+    assert not context.context_scorer and context.context_reads == 0  # candidates keep the features' word
+    assert (context.around_names, context.phonetic_pool, context.phone_catalog_limit) == (
+        served.around_names, served.phonetic_pool, served.phone_catalog_limit)
+    assert context.around_names and context.phonetic_pool > 0  # wider than the default's
+    default = candidate_options("default")
+    assert default.phone_catalog_limit == 0 and not default.around_names and default.phonetic_pool == 0
 
 
 def test_utterances_whose_groups_overflow_a_catalog_are_split_into_parts() -> None:
