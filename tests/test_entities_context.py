@@ -377,3 +377,17 @@ def test_the_served_context_scorer_is_read_back_into_the_training_model() -> Non
         rebuilt = model(*(torch.from_numpy(x) for x in encode(tokenizer_for(96), rows))).numpy()
     served = ContextScorer().logits(text, [(19, 25, r["n"], r["c"]) for r in rows])
     assert np.abs(rebuilt - served).max() < 0.5
+
+
+def test_distillation_reports_how_closely_the_student_follows_the_teacher() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from distil_context_scorer import follow
+
+    rows = [{"u": 0, "s": 0, "e": 4}, {"u": 0, "s": 0, "e": 4}, {"u": 1, "s": 2, "e": 6}, {"u": 1, "s": 2, "e": 6},
+            {"u": 2, "s": 0, "e": 3}]  # two spans with two candidates, one with one (not counted)
+    teacher = np.asarray([2.0, -1.0, 0.5, 1.0, -3.0])
+    assert follow(teacher, teacher, rows) == {"pairs": 5, "correlation": 1.0, "mean_abs_diff": 0.0, "spans": 2,
+                                              "same_best": 1.0}
+    student = np.asarray([2.0, -1.0, 1.5, 1.0, -3.0])  # ranks the second span's candidates the other way
+    got = follow(student, teacher, rows)
+    assert got["same_best"] == 0.5 and got["mean_abs_diff"] == 0.2 and got["correlation"] < 1.0
