@@ -20,6 +20,11 @@
 # Session 27 (an H200): PAIRS=runs/ctx/pairs-ctxcand.jsonl.gz (dump_dancer_pairs.py --candidates context --top 8,
 # 128,835 pairs) LAYERS="4 2" REAL_WEIGHT=5 took 297 s (4 layers 168 s, 2 layers 120 s, each with its folds);
 # LAYERS=3 137 s; LAYERS=4 EPOCHS=5 282 s. Set OUT=$OUT/<name> to keep two runs of one size apart.
+# DISTIL=1 distils the served model into 2 layers instead (scripts/distil_context_scorer.py on every pair,
+# EPOCHS=5); session 27 did 2 epochs on 45k pairs here on CPU (19 min, 17.7% at 100k against the served 18.9%).
+# A start for the student does not fit the carry beside the tree and the pairs (64 MiB), so train it in the
+# same call: P=runs/ctx/pairs-ctxcand.jsonl.gz; PAIRS=$P LAYERS=2 REAL_WEIGHT=5 bash scripts/device_context_session.sh;
+#   PAIRS=$P DISTIL=1 DISTIL_INIT=$OUT/ctx-L2-r5/weights.safetensors OUT=$OUT/d bash scripts/device_context_session.sh
 set -u
 export PYTHONUNBUFFERED=1
 DEVICE=${DEVICE:-cuda}; OUTD=${OUT:-/tmp/out}; PAIRS=${PAIRS:-runs/ctx/pairs.jsonl.gz}
@@ -38,6 +43,15 @@ $PY -c "import torch, transformers, tokenizers, safetensors, onnxruntime; print(
 [ -f "$PAIRS" ] || { echo "$PAIRS missing: carry it"; exit 1; }
 RW=${REAL_WEIGHT:-1}
 SUFFIX=""; [ "$RW" = 1 ] || SUFFIX="-r$RW"
+if [ -n "${DISTIL:-}" ]; then  # the served model distilled into a 2-layer student (scripts/distil_context_scorer.py)
+  echo "== distil into 2 layers from ${DISTIL_INIT:-the sentence encoder} ($(( $(date +%s) - t0 )) s)"
+  $PY scripts/distil_context_scorer.py "$PAIRS" --device "$DEVICE" --others "${OTHERS:-200000}" \
+    --epochs "${EPOCHS:-5}" --batch "${BATCH:-128}" --lr "${LR:-2e-4}" --threads "${THREADS:-8}" \
+    ${DISTIL_INIT:+--init "$DISTIL_INIT"} --out "$OUTD/distil-l2"
+  echo "exit $? after $(( $(date +%s) - t0 )) s"
+  ls -laR "$OUTD"
+  exit 0
+fi
 for layers in ${LAYERS:-2 3}; do
   echo "== $layers layers, real pairs weighted $RW ($(( $(date +%s) - t0 )) s)"
   $PY scripts/train_context_scorer.py "$PAIRS" --device "$DEVICE" --layers "$layers" --epochs "${EPOCHS:-3}" \

@@ -14,7 +14,9 @@ teacher (correlation, mean absolute difference, and how often both rank the same
 The student starts from ``--init`` (``scripts/train_context_scorer.py`` weights of the same depth,
 e.g. a device run's ``ctx-L2-r5``) or else from the sentence encoder's first ``--layers`` layers.
 Writes ``weights.safetensors`` and ``report.json`` to ``--out`` for ``scripts/export_context_scorer.py``.
-In the training venv::
+Session 27 ran it here (19 min on 2 cores, 45k pairs, 2 epochs: 17.7% at 100k, not enough); on a GPU
+(``--device cuda``, ``DISTIL=1`` in ``scripts/device_context_session.sh``) every pair for more epochs
+takes minutes. In the training venv::
 
     .venv-train/bin/python scripts/distil_context_scorer.py runs/ctx/pairs-ctxcand.jsonl.gz \\
         --init runs/s27/dev/ctx-L2-r5/weights.safetensors --out runs/ctx/distil-l2
@@ -66,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--max-length", type=int, default=96)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="torch device for the student (cuda on a device machine)")
     ap.add_argument("--seed", type=int, default=11)
     args = ap.parse_args(argv)
     import torch
@@ -87,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     target = {id(r): v for r, v in zip(data, teacher.pair_logits(pair_texts(data)), strict=True)}
     print(f"teacher logits for {len(data)} pairs: {time.time() - t0:.0f}s", flush=True)
 
-    model = build("cpu", args.layers)
+    model = build(args.device, args.layers)
     if args.init:
         state = {k: v.float() for k, v in load_file(args.init).items()}
         missing, unexpected = model.load_state_dict(state, strict=False)
@@ -101,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         out = np.zeros(len(part), dtype=np.float32)
         with torch.no_grad():
             for b in range(0, len(part), 256):
-                ids, mask, types = (torch.from_numpy(x) for x in encode(tok, part[b:b + 256]))
-                out[b:b + 256] = model(ids, mask, types).numpy()
+                ids, mask, types = (torch.from_numpy(x).to(args.device) for x in encode(tok, part[b:b + 256]))
+                out[b:b + 256] = model(ids, mask, types).float().cpu().numpy()
         return out
 
     teacher_check = np.asarray([target[id(r)] for r in check], dtype=np.float32)
@@ -124,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         rng.shuffle(order)
         for b in range(0, len(order), args.batch):
             chunk = [train[i] for i in order[b:b + args.batch]]
-            ids, mask, types = (torch.from_numpy(x) for x in encode(tok, chunk))
-            y = torch.tensor([target[id(r)] for r in chunk])
+            ids, mask, types = (torch.from_numpy(x).to(args.device) for x in encode(tok, chunk))
+            y = torch.tensor([target[id(r)] for r in chunk], device=args.device)
             loss = torch.nn.functional.mse_loss(model(ids, mask, types), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -140,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     print("after:", report["after"], flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().half().contiguous() for k, v in model.state_dict().items()
+    state = {k: v.detach().to("cpu").half().contiguous() for k, v in model.state_dict().items()
              if "word_embeddings" not in k and "position_ids" not in k}
     save_file(state, str(out / "weights.safetensors"))
     (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
