@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_context_scorer import build, encode, pair_texts, read_pairs, tokenizer_for
+from train_context_scorer import build, encode, optimiser, pair_texts, read_pairs, tokenizer_for
 
 from emendo.correctors.entities.context import ContextScorer, default_model_dir
 
@@ -112,14 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {"args": vars(args), "teacher": teacher.fingerprint, "train_pairs": len(train),
                               "before": follow(predict(check), teacher_check, check)}
     print("before:", report["before"], flush=True)
-    head = [p for n, p in model.named_parameters() if n.startswith("head")]
-    body = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("head")]
-    opt = torch.optim.AdamW([{"params": body, "lr": args.lr}, {"params": head, "lr": args.lr * 10}],
-                            weight_decay=0.01)
+    params = [p for p in model.parameters() if p.requires_grad]
     steps = args.epochs * math.ceil(len(train) / args.batch)
-    warm = max(1, steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (steps - s) / max(1, steps - warm)))
+    opt, sched = optimiser(model, args.lr, steps)
     step = 0
     for _epoch in range(args.epochs):
         model.train()
@@ -132,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             loss = torch.nn.functional.mse_loss(model(ids, mask, types), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_([*body, *head], 1.0)
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             sched.step()
             step += 1

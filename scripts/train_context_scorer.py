@@ -155,14 +155,8 @@ def train(rows: list[dict[str, Any]], args: argparse.Namespace, seed: int) -> An
     model = build(args.device, args.layers)
     tok = tokenizer_for(args.max_length)
     params = [p for p in model.parameters() if p.requires_grad]
-    head = [p for n, p in model.named_parameters() if n.startswith("head")]
-    body = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("head")]
-    opt = torch.optim.AdamW([{"params": body, "lr": args.lr}, {"params": head, "lr": args.lr * 10}],
-                            weight_decay=0.01)
     steps = args.epochs * math.ceil(len(rows) / args.batch)
-    warm = max(1, steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (steps - s) / max(1, steps - warm)))
+    opt, sched = optimiser(model, args.lr, steps)
     pos_weight = torch.tensor(args.pos_weight, device=args.device)
     model.train()
     step, t0 = 0, time.time()
@@ -188,6 +182,20 @@ def train(rows: list[dict[str, Any]], args: argparse.Namespace, seed: int) -> An
                 print(f"step {step}/{steps} loss {loss.item():.4f} {time.time() - t0:.0f}s", flush=True)
     model.eval()
     return model
+
+
+def optimiser(model: Any, lr: float, steps: int) -> tuple[Any, Any]:
+    """AdamW with the head at 10x ``lr`` (it starts from scratch), and a schedule that warms up over the
+    first 5% of ``steps`` and then falls linearly to 0."""
+    import torch
+
+    head = [p for n, p in model.named_parameters() if n.startswith("head")]
+    body = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("head")]
+    opt = torch.optim.AdamW([{"params": body, "lr": lr}, {"params": head, "lr": lr * 10}], weight_decay=0.01)
+    warm = max(1, steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (steps - s) / max(1, steps - warm)))
+    return opt, sched
 
 
 def pair_weight(row: dict[str, Any], real_weight: float) -> float:
