@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_context_scorer import build, encode, optimiser, pair_texts, read_pairs, tokenizer_for
+from train_context_scorer import build, descend, encode, optimiser, pair_texts, read_pairs, tokenizer_for
 
 from emendo.correctors.entities.context import ContextScorer, default_model_dir
 
@@ -124,12 +124,10 @@ def main(argv: list[str] | None = None) -> int:
             chunk = [train[i] for i in order[b:b + args.batch]]
             ids, mask, types = (torch.from_numpy(x).to(args.device) for x in encode(tok, chunk))
             y = torch.tensor([target[id(r)] for r in chunk], device=args.device)
-            loss = torch.nn.functional.mse_loss(model(ids, mask, types), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            sched.step()
+            with torch.autocast(args.device, dtype=torch.bfloat16, enabled=args.device == "cuda"):
+                logits = model(ids, mask, types).float()
+            loss = torch.nn.functional.mse_loss(logits, y)
+            descend(opt, sched, params, loss)
             step += 1
             if step % 100 == 0:
                 print(f"step {step}/{steps} mse {loss.item():.3f} {time.time() - t0:.0f}s", flush=True)

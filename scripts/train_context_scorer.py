@@ -172,11 +172,7 @@ def train(rows: list[dict[str, Any]], args: argparse.Namespace, seed: int) -> An
                 logits = model(ids, mask, types).float()
             loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y, weight=weight,
                                                                         pos_weight=pos_weight)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            sched.step()
+            descend(opt, sched, params, loss)
             step += 1
             if step % 200 == 0:
                 print(f"step {step}/{steps} loss {loss.item():.4f} {time.time() - t0:.0f}s", flush=True)
@@ -196,6 +192,17 @@ def optimiser(model: Any, lr: float, steps: int) -> tuple[Any, Any]:
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (steps - s) / max(1, steps - warm)))
     return opt, sched
+
+
+def descend(opt: Any, sched: Any, params: list[Any], loss: Any) -> None:
+    """One optimiser step on ``loss``, its gradients clipped to norm 1."""
+    import torch
+
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+    sched.step()
 
 
 def pair_weight(row: dict[str, Any], real_weight: float) -> float:
