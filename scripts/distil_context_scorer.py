@@ -16,7 +16,7 @@ e.g. a device run's ``ctx-L2-r5``) or else from the sentence encoder's first ``-
 Writes ``weights.safetensors`` and ``report.json`` to ``--out`` for ``scripts/export_context_scorer.py``.
 Session 27 ran it here (19 min on 2 cores, 45k pairs, 2 epochs: 17.7% at 100k, not enough); on a GPU
 (``--device cuda``, ``DISTIL=1`` in ``scripts/device_context_session.sh``) every pair for more epochs
-takes minutes. In the training venv::
+takes minutes. In the training venv (session 27's run, with its defaults)::
 
     .venv-train/bin/python scripts/distil_context_scorer.py runs/ctx/pairs-ctxcand.jsonl.gz \\
         --init runs/s27/dev/ctx-L2-r5/weights.safetensors --out runs/ctx/distil-l2
@@ -63,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--others", type=int, default=30000, help="synthetic and entity-free pairs drawn")
     ap.add_argument("--check", type=float, default=0.05, help="share of utterances kept out to check with")
-    ap.add_argument("--epochs", type=int, default=1)
-    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--max-length", type=int, default=96)
     ap.add_argument("--threads", type=int, default=2)
