@@ -31,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from entities_dancer import asr_input, build, correct, forget, latency, reduction_interval, run, write_report
-from train_dancer_reranker import parts_for, subset, universe
+from train_dancer_reranker import bench_universe, parts_for, subset
 
 from emendo.correctors.entities.dancer import DancerCorrector, Reranker, bundled_weights
 from emendo.correctors.entities.embed import SentenceEmbedder
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     if not named:
         raise SystemExit(f"{args.evalset}: no confusable or normal records in split {args.split!r}")
     warm = [asr_input(r) for r in records if r["split"] != args.split][:args.warm]
-    entities = universe(args.size)
+    entities = bench_universe([args.size])  # the pool entities_dancer.py draws its catalogs from
     embedder = SentenceEmbedder()
     matrix = DenseIndex.embeddings(entities, embedder, cache_dir=args.cache, progress=True)
     part = parts_for(named, args.size)[0]

@@ -31,7 +31,7 @@ import onnxruntime as ort
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from entities_dancer import asr_input, build, correct, forget, write_report
-from train_dancer_reranker import parts_for, subset, universe
+from train_dancer_reranker import bench_universe, parts_for, subset
 
 from emendo.correctors.entities.context import MODEL_FILE
 from emendo.correctors.entities.context import default_model_dir as context_dir
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     records = [json.loads(line) for line in Path(args.evalset).read_text().splitlines() if line.strip()]
     test = [r for r in records if r["split"] == args.split and r["kind"] in ("confusable", "normal")]
     warm = [asr_input(r) for r in records if r["split"] != args.split][:args.warm]
-    entities = universe(args.size)
+    entities = bench_universe([args.size])  # the pool entities_dancer.py draws its catalogs from
     embedder = SentenceEmbedder()
     matrix = DenseIndex.embeddings(entities, embedder, cache_dir=args.cache)
     part = parts_for(test, args.size)[0]
